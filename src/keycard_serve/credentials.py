@@ -1,0 +1,159 @@
+"""How the MCP server authenticates itself to the zone's token endpoint.
+
+``ClientSecret`` is client_secret_basic with the RFC 6749 section 2.3.1 form-encoding that
+plain HTTP Basic omits; ``PrivateKeyJWT`` is RFC 7523 private_key_jwt with a fresh, short-lived
+assertion per request. Neither shows its secret in a repr.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+from urllib.parse import quote_plus
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+
+from .errors import ConfigurationError
+
+__all__ = ["ApplicationCredential", "ClientSecret", "PrivateKeyJWT"]
+
+_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+_ASYMMETRIC = {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"}
+
+
+@runtime_checkable
+class ApplicationCredential(Protocol):
+    """Adds client authentication to a token-endpoint request."""
+
+    client_id: str
+
+    def authenticate(self, form: dict[str, str], headers: dict[str, str], *, audience: str) -> None:
+        """Add credentials to ``form`` or ``headers``; ``audience`` is the token endpoint."""
+
+
+class ClientSecret:
+    """client_secret_basic: ``ClientSecret(("client_id", "client_secret"))``.
+
+    A mapping ``{zone_id_or_url: (client_id, client_secret)}`` is accepted too; the
+    ``AuthProvider`` picks the entry of its own zone and refuses to start without one, rather
+    than silently sending no credentials as the original package did.
+    """
+
+    def __init__(self, credentials: tuple[str, str] | Mapping[str, tuple[str, str]]) -> None:
+        if isinstance(credentials, Mapping):
+            self._by_zone = {key: _pair(value) for key, value in credentials.items()}
+            self.client_id = ""
+            self._secret = ""
+        else:
+            self._by_zone = {}
+            self.client_id, self._secret = _pair(credentials)
+
+    def for_zone(self, *keys: str) -> ClientSecret:
+        """The single-zone credential for the first of ``keys`` found (itself if single)."""
+        if not self._by_zone:
+            return self
+        for key in keys:
+            if key in self._by_zone:
+                return ClientSecret(self._by_zone[key])
+        raise ConfigurationError(
+            "ClientSecret has no entry for this zone (looked for: " + ", ".join(keys) + ")",
+            code="credential_zone",
+        )
+
+    def authenticate(self, form: dict[str, str], headers: dict[str, str], *, audience: str) -> None:
+        if not self.client_id:
+            raise ConfigurationError("multi-zone ClientSecret used without selecting a zone")
+        # RFC 6749 2.3.1: form-encode both parts before base64; httpx's BasicAuth does not.
+        raw = f"{quote_plus(self.client_id)}:{quote_plus(self._secret)}".encode()
+        headers["Authorization"] = "Basic " + base64.b64encode(raw).decode("ascii")
+
+    def __repr__(self) -> str:
+        if self._by_zone:
+            return f"ClientSecret(zones={sorted(self._by_zone)!r})"
+        return f"ClientSecret(client_id={self.client_id!r}, client_secret='**********')"
+
+
+class PrivateKeyJWT:
+    """private_key_jwt (RFC 7523): a signed assertion per request instead of a shared secret."""
+
+    def __init__(
+        self,
+        client_id: str,
+        private_key: str | bytes,
+        *,
+        key_id: str | None = None,
+        algorithm: str = "RS256",
+        lifetime: int = 60,
+    ) -> None:
+        if not client_id:
+            raise ConfigurationError("PrivateKeyJWT needs a client_id", code="credential_client_id")
+        if algorithm not in _ASYMMETRIC:
+            raise ConfigurationError(
+                f"PrivateKeyJWT algorithm {algorithm!r} is not an asymmetric JWS algorithm",
+                code="credential_algorithm",
+            )
+        if not 0 < lifetime <= 300:
+            raise ConfigurationError("assertion lifetime must be 1-300 seconds")
+        pem = private_key.encode() if isinstance(private_key, str) else private_key
+        try:
+            self._key = serialization.load_pem_private_key(pem, password=None)
+        except (ValueError, TypeError) as exc:
+            raise ConfigurationError(
+                "PrivateKeyJWT private_key is not an unencrypted PEM private key",
+                code="credential_key",
+            ) from exc
+        self.client_id = client_id
+        self.key_id = key_id
+        self.algorithm = algorithm
+        self.lifetime = lifetime
+
+    @classmethod
+    def from_file(cls, client_id: str, path: str | Path, **kwargs: object) -> PrivateKeyJWT:
+        """Load the PEM key from ``path``."""
+        try:
+            pem = Path(path).read_bytes()
+        except OSError as exc:
+            raise ConfigurationError(
+                f"cannot read private key file {str(path)!r}: {exc.strerror}",
+                code="credential_key_file",
+            ) from exc
+        return cls(client_id, pem, **kwargs)  # type: ignore[arg-type]
+
+    def authenticate(self, form: dict[str, str], headers: dict[str, str], *, audience: str) -> None:
+        now = int(time.time())
+        claims = {
+            "iss": self.client_id,
+            "sub": self.client_id,
+            "aud": audience,
+            "jti": secrets.token_urlsafe(24),
+            "iat": now,
+            "exp": now + self.lifetime,
+        }
+        header = {"kid": self.key_id} if self.key_id else None
+        form["client_id"] = self.client_id
+        form["client_assertion_type"] = _ASSERTION_TYPE
+        form["client_assertion"] = jwt.encode(claims, self._key, self.algorithm, headers=header)
+
+    def __repr__(self) -> str:
+        return (
+            f"PrivateKeyJWT(client_id={self.client_id!r}, key_id={self.key_id!r}, "
+            f"algorithm={self.algorithm!r})"
+        )
+
+
+def _pair(value: object) -> tuple[str, str]:
+    if (
+        not isinstance(value, tuple | list)
+        or len(value) != 2
+        or not all(isinstance(part, str) and part for part in value)
+    ):
+        raise ConfigurationError(
+            "ClientSecret expects a (client_id, client_secret) pair of non-empty strings",
+            code="credential_pair",
+        )
+    return value[0], value[1]

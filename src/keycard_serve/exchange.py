@@ -1,0 +1,233 @@
+"""RFC 8693 token exchange: the caller's token in, a delegated token for one resource out.
+
+The request and the response rules are pure functions; ``TokenExchanger`` only sends, under
+one overall deadline, retrying what RFC 6749 and common sense call transient (5xx, 429 with a
+short Retry-After, network errors) and nothing else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import httpx
+
+from ._http import HTTPFailure, JSONResult, request_json
+from .access_context import ExchangedToken
+from .credentials import ApplicationCredential
+from .discovery import AuthorizationServerMetadata
+from .errors import DiscoveryError, TokenExchangeError
+
+__all__ = ["ACCESS_TOKEN_TYPE", "TOKEN_EXCHANGE_GRANT", "TokenExchanger", "build_exchange_form"]
+
+logger = logging.getLogger("keycard_serve.exchange")
+
+TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"
+ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
+_MAX_RESPONSE_BYTES = 64 * 1024
+_MAX_EXPIRES_IN = 24 * 3600
+_MAX_RETRY_AFTER = 5.0
+
+
+def build_exchange_form(
+    subject_token: str, resource: str, scopes: Sequence[str] = ()
+) -> dict[str, str]:
+    """The RFC 8693 section 2.1 form body (client authentication is added separately)."""
+    form = {
+        "grant_type": TOKEN_EXCHANGE_GRANT,
+        "subject_token": subject_token,
+        "subject_token_type": ACCESS_TOKEN_TYPE,
+        "requested_token_type": ACCESS_TOKEN_TYPE,
+        "resource": resource,
+    }
+    if scopes:
+        form["scope"] = " ".join(scopes)
+    return form
+
+
+class TokenExchanger:
+    """Sends token-exchange requests to the zone's token endpoint."""
+
+    def __init__(
+        self,
+        metadata: Callable[[], Awaitable[AuthorizationServerMetadata]],
+        credential: ApplicationCredential | None,
+        client_factory: Callable[[], httpx.AsyncClient],
+        *,
+        deadline: float = 10.0,
+        retries: int = 1,
+    ) -> None:
+        self._metadata = metadata
+        self._credential = credential
+        self._client_factory = client_factory
+        self._deadline = deadline
+        self._retries = retries
+
+    @property
+    def client_id(self) -> str | None:
+        return self._credential.client_id if self._credential else None
+
+    async def exchange(
+        self, subject_token: str, resource: str, scopes: Sequence[str] = ()
+    ) -> ExchangedToken:
+        """Exchange ``subject_token`` for a token whose audience is ``resource``."""
+        started = time.monotonic()
+        try:
+            metadata = await self._metadata()
+        except DiscoveryError as exc:
+            raise TokenExchangeError(
+                f"Token exchange for {resource} impossible: {exc.message}",
+                resource=resource,
+                code="discovery_failed",
+                retryable=True,
+            ) from exc
+        attempt = 0
+        while True:
+            remaining = self._deadline - (time.monotonic() - started)
+            if remaining <= 0:
+                raise TokenExchangeError(
+                    f"Token exchange for {resource} did not finish within {self._deadline:g} s",
+                    resource=resource,
+                    code="timeout",
+                    retryable=True,
+                )
+            try:
+                result = await self._send(metadata, subject_token, resource, scopes, remaining)
+            except HTTPFailure as exc:
+                if exc.reason in ("network", "timeout") and attempt < self._retries:
+                    attempt += 1
+                    await asyncio.sleep(_backoff(attempt))
+                    continue
+                raise TokenExchangeError(
+                    f"Token exchange for {resource} failed: {exc}",
+                    resource=resource,
+                    code=exc.reason,
+                    retryable=exc.reason in ("network", "timeout"),
+                ) from None
+            delay = _retry_delay(result, attempt, self._retries)
+            if delay is not None and time.monotonic() - started + delay < self._deadline:
+                attempt += 1
+                await asyncio.sleep(delay)
+                continue
+            return parse_exchange_response(result, resource, scopes, subject_token)
+
+    async def _send(
+        self,
+        metadata: AuthorizationServerMetadata,
+        subject_token: str,
+        resource: str,
+        scopes: Sequence[str],
+        deadline: float,
+    ) -> JSONResult:
+        form = build_exchange_form(subject_token, resource, scopes)
+        headers = {"Accept": "application/json"}
+        if self._credential is not None:
+            self._credential.authenticate(form, headers, audience=metadata.token_endpoint)
+        return await request_json(
+            self._client_factory(),
+            "POST",
+            metadata.token_endpoint,
+            max_bytes=_MAX_RESPONSE_BYTES,
+            deadline=deadline,
+            data=form,
+            headers=headers,
+        )
+
+
+def parse_exchange_response(
+    result: JSONResult, resource: str, scopes: Sequence[str], subject_token: str
+) -> ExchangedToken:
+    """Apply RFC 8693 section 2.2 to a response; raise ``TokenExchangeError`` on any flaw."""
+    body = result.body
+    if result.status != 200:
+        raise _error_response(result, resource, subject_token)
+    if not isinstance(body, dict):
+        raise _invalid(resource, "the token endpoint answered 200 without a JSON object")
+    if "error" in body:
+        raise _error_response(result, resource, subject_token)
+    access_token = body.get("access_token")
+    if not isinstance(access_token, str) or not access_token:
+        raise _invalid(resource, "the response has no access_token")
+    if access_token == subject_token:
+        raise _invalid(resource, "the authorization server returned the caller's own token")
+    token_type = body.get("token_type")
+    if not isinstance(token_type, str) or token_type.lower() != "bearer":
+        raise _invalid(resource, f"token_type {token_type!r} is not Bearer")
+    issued = body.get("issued_token_type")
+    if issued != ACCESS_TOKEN_TYPE:
+        raise _invalid(resource, f"issued_token_type {issued!r} is not an access token")
+    expires_in = _expires_in(body.get("expires_in"))
+    granted = tuple(body["scope"].split()) if isinstance(body.get("scope"), str) else tuple(scopes)
+    if not set(granted) <= set(scopes) and scopes:
+        logger.warning(
+            "token for %s carries scopes beyond those requested: %s",
+            resource,
+            " ".join(sorted(set(granted) - set(scopes))),
+        )
+    return ExchangedToken(
+        access_token=access_token,
+        resource=resource,
+        token_type="Bearer",
+        expires_in=expires_in,
+        expires_at=time.time() + expires_in if expires_in is not None else None,
+        scope=granted,
+        issued_token_type=issued,
+    )
+
+
+def _expires_in(value: Any) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        return None
+    return int(min(value, _MAX_EXPIRES_IN))
+
+
+def _retry_delay(result: JSONResult, attempt: int, retries: int) -> float | None:
+    if attempt >= retries:
+        return None
+    if result.status in (500, 502, 503, 504):
+        return _backoff(attempt + 1)
+    if result.status == 429:
+        retry_after = result.headers.get("retry-after", "")
+        if retry_after.isdigit() and int(retry_after) <= _MAX_RETRY_AFTER:
+            return float(retry_after)
+    return None
+
+
+def _backoff(attempt: int) -> float:
+    return 0.1 * (2 ** (attempt - 1)) * (1 + random.random())  # noqa: S311 - jitter, not crypto
+
+
+def _error_response(result: JSONResult, resource: str, subject_token: str) -> TokenExchangeError:
+    body = result.body if isinstance(result.body, dict) else {}
+    error = body.get("error") if isinstance(body.get("error"), str) else None
+    description = body.get("error_description")
+    description = description if isinstance(description, str) else None
+    if error:
+        detail = f"{error}" + (f" - {description}" if description else "")
+    else:
+        detail = f"HTTP {result.status}: " + _scrub(result.snippet(), subject_token)
+    return TokenExchangeError(
+        f"Token exchange failed for {resource}: {detail}",
+        resource=resource,
+        code=error or "http_error",
+        error=error,
+        description=_scrub(description, subject_token) if description else None,
+        status=result.status,
+        retryable=result.status >= 500 or result.status == 429,
+    )
+
+
+def _invalid(resource: str, reason: str) -> TokenExchangeError:
+    return TokenExchangeError(
+        f"Token exchange for {resource} returned an unusable response: {reason}",
+        resource=resource,
+        code="invalid_response",
+    )
+
+
+def _scrub(text: str, secret: str) -> str:
+    return text.replace(secret, "[redacted]") if secret else text

@@ -1,0 +1,110 @@
+"""The ``grant`` decorator: delegated tokens for a tool, in ``ctx.get_state("keycardai")``.
+
+The wrapper is always async (FastMCP 4's ``Context.get_state`` is a coroutine); sync tools
+run in a worker thread and receive a context whose ``get_state`` is synchronous again, so
+the seed README's ``ctx.get_state("keycardai")`` keeps working unchanged.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Awaitable, Callable, Sequence
+from contextvars import ContextVar
+from typing import Any, TypeVar
+
+import anyio.from_thread
+import anyio.to_thread
+from fastmcp import Context
+from fastmcp.server.dependencies import get_access_token
+
+from ._signature import find_context_parameter
+from .access_context import AccessContext
+from .delegation import Grant
+from .errors import MissingContextError
+
+__all__ = ["STATE_KEY", "grant_decorator"]
+
+STATE_KEY = "keycardai"
+
+F = TypeVar("F", bound=Callable[..., Any])
+Resolver = Callable[[str | None, float | None, Sequence[Grant]], Awaitable[AccessContext]]
+
+# Set by keycard_serve.testing.mock_access_context: builds the AccessContext instead of the
+# real exchange, with no network and no patching.
+access_override: ContextVar[Callable[[Sequence[Grant]], AccessContext] | None] = ContextVar(
+    "keycard_serve_access_override", default=None
+)
+
+
+def grant_decorator(resolve: Resolver, grants: Sequence[Grant]) -> Callable[[F], F]:
+    """Build the decorator for ``grants``; ``resolve`` performs the exchanges."""
+
+    def decorate(fn: F) -> F:
+        ctx_name = find_context_parameter(fn)
+        if ctx_name is None:
+            raise MissingContextError(
+                f"{fn.__qualname__} is decorated with grant() but has no Context parameter; "
+                "add one, e.g. `def tool(ctx: Context, ...)`",
+            )
+        signature = inspect.signature(fn)
+        is_async = inspect.iscoroutinefunction(inspect.unwrap(fn))
+
+        @functools.wraps(fn)
+        async def wrapper(*args: Any, **kwargs: Any) -> Any:
+            bound = signature.bind(*args, **kwargs)
+            ctx = bound.arguments.get(ctx_name)
+            if not isinstance(ctx, Context):
+                raise MissingContextError(
+                    f"{fn.__qualname__} was called without a FastMCP Context",
+                    code="missing_context_runtime",
+                )
+            access = await _access_context(resolve, grants)
+            await ctx.set_state(STATE_KEY, access, serializable=False)
+            if is_async:
+                return await fn(*bound.args, **bound.kwargs)
+            bound.arguments[ctx_name] = _SyncContext(ctx, access)
+            call = functools.partial(fn, *bound.args, **bound.kwargs)
+            return await anyio.to_thread.run_sync(call)
+
+        wrapper.__keycard_grants__ = tuple(grants)  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+async def _access_context(resolve: Resolver, grants: Sequence[Grant]) -> AccessContext:
+    override = access_override.get()
+    if override is not None:
+        return override(grants)
+    caller = get_access_token()
+    if caller is None:
+        return await resolve(None, None, grants)
+    return await resolve(caller.token, caller.expires_at, grants)
+
+
+class _SyncContext:
+    """A ``Context`` for code in a worker thread: coroutine methods become blocking calls."""
+
+    def __init__(self, ctx: Context, access: AccessContext) -> None:
+        self._ctx = ctx
+        self._access = access
+
+    def get_state(self, key: str) -> Any:
+        if key == STATE_KEY:
+            return self._access
+        return anyio.from_thread.run(self._ctx.get_state, key)
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._ctx, name)
+        if inspect.iscoroutinefunction(attribute):
+
+            @functools.wraps(attribute)
+            def blocking(*args: Any, **kwargs: Any) -> Any:
+                return anyio.from_thread.run(functools.partial(attribute, *args, **kwargs))
+
+            return blocking
+        return attribute
+
+    def __repr__(self) -> str:
+        return f"SyncContext({self._ctx!r})"

@@ -1,0 +1,158 @@
+"""``AuthProvider``: one Keycard zone, one MCP server, and the tools' delegated access.
+
+Construction only checks arguments; discovery, key fetching and exchanges happen on first use
+and share one pooled HTTP client, one JWKS cache and one exchanged-token cache.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, TypeVar
+
+import jwt
+
+from ._http import ClientPool
+from .credentials import ApplicationCredential, ClientSecret
+from .delegation import Delegator, Grant, normalize_grants
+from .discovery import AuthorizationServerMetadata, ZoneDiscovery
+from .errors import ConfigurationError
+from .exchange import TokenExchanger
+from .exchange_cache import ExchangeCache
+from .grant import grant_decorator
+from .jwks import RemoteJWKSet
+from .urls import normalize_base_url, resolve_zone_url, resource_url
+from .verifier import JWTVerifier, VerifiedToken
+
+__all__ = ["AuthProvider"]
+
+logger = logging.getLogger("keycard_serve")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class AuthProvider:
+    """Protect a FastMCP server with a Keycard zone and delegate access per tool.
+
+    ``zone_id`` names a Keycard zone (``https://{zone_id}.keycard.cloud``); ``zone_url`` points
+    at any RFC 8414 authorization server instead. ``mcp_base_url`` is the server's public URL;
+    a trailing slash is added. Tokens are accepted when their audience is the MCP endpoint
+    (``{mcp_base_url}mcp``) or the base URL itself, as the seed package configured it.
+    """
+
+    def __init__(
+        self,
+        *,
+        zone_id: str | None = None,
+        zone_url: str | None = None,
+        mcp_server_name: str | None = None,
+        mcp_base_url: str,
+        application_credential: ApplicationCredential | None = None,
+        required_scopes: Sequence[str] | None = None,
+        accepted_token_types: Sequence[str | None] = ("at+jwt",),
+        leeway: float = 30.0,
+        exchange_timeout: float = 10.0,
+    ) -> None:
+        self.zone_url = resolve_zone_url(zone_id, zone_url)
+        self.zone_id = zone_id
+        self.mcp_base_url = normalize_base_url(mcp_base_url)
+        self.mcp_server_name = mcp_server_name
+        self.required_scopes = list(required_scopes or ())
+        if application_credential is not None and not isinstance(
+            application_credential, ApplicationCredential
+        ):
+            raise ConfigurationError(
+                "application_credential must be a ClientSecret, a PrivateKeyJWT or None",
+                code="credential_type",
+            )
+        if isinstance(application_credential, ClientSecret):
+            keys = [self.zone_url] + ([zone_id] if zone_id else [])
+            application_credential = application_credential.for_zone(*keys)
+        self.application_credential = application_credential
+        self._accepted_token_types = tuple(accepted_token_types)
+        self._leeway = leeway
+        self._pool = ClientPool()
+        self._discovery = ZoneDiscovery(self.zone_url, self._pool.get)
+        self._jwks: RemoteJWKSet | None = None
+        self._verifiers: dict[tuple[str, tuple[str, ...]], JWTVerifier] = {}
+        self._cache = ExchangeCache()
+        exchanger = TokenExchanger(
+            self._discovery.metadata,
+            application_credential,
+            self._pool.get,
+            deadline=exchange_timeout,
+        )
+        self._delegator = Delegator(exchanger, self._cache)
+        self._remote_auth: Any = None
+
+    def grant(
+        self,
+        resources: str | Grant | Iterable[str | Grant],
+        *,
+        scopes: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
+    ) -> Callable[[F], F]:
+        """Decorate a tool so each call gets delegated tokens for ``resources``.
+
+        Use under ``@mcp.tool()``. The tool reads an ``AccessContext`` with
+        ``ctx.get_state("keycardai")`` (``await`` it in async tools). Failed exchanges never
+        raise here: they are recorded in the context for the tool to handle.
+        """
+        grants = normalize_grants(resources, scopes)
+        return grant_decorator(self._delegator.access_for, grants)
+
+    def get_remote_auth_provider(self):
+        """The FastMCP auth provider for ``FastMCP(auth=...)``; the same object every time."""
+        if self._remote_auth is None:
+            from .fastmcp_auth import KeycardAuth
+
+            self._remote_auth = KeycardAuth(self)
+        return self._remote_auth
+
+    async def metadata(self) -> AuthorizationServerMetadata:
+        """The zone's validated authorization-server metadata (discovered on first use)."""
+        return await self._discovery.metadata()
+
+    async def verify(self, token: str, audiences: Sequence[str]) -> VerifiedToken:
+        """Verify an inbound bearer token for ``audiences``; raises ``TokenError``."""
+        metadata = await self._discovery.metadata()
+        key = (metadata.issuer, tuple(audiences))
+        verifier = self._verifiers.get(key)
+        if verifier is None:
+            verifier = JWTVerifier(
+                issuer=metadata.issuer,
+                audiences=audiences,
+                key_resolver=self._signing_key,
+                accepted_types=self._accepted_token_types,
+                leeway=self._leeway,
+            )
+            self._verifiers = {key: verifier}
+        return await verifier.verify(token)
+
+    def audiences(self, mcp_path: str | None) -> tuple[str, ...]:
+        """The audiences this server accepts: the MCP endpoint URL and the base URL."""
+        return tuple(dict.fromkeys((resource_url(self.mcp_base_url, mcp_path), self.mcp_base_url)))
+
+    def reset(self) -> None:
+        """Forget discovery, keys and exchanged tokens (the zone or credentials changed)."""
+        self._discovery.clear()
+        if self._jwks is not None:
+            self._jwks.clear()
+        self._jwks = None
+        self._verifiers = {}
+        self._cache.clear()
+
+    async def aclose(self) -> None:
+        """Close the pooled HTTP client of the running event loop."""
+        await self._pool.aclose()
+
+    async def _signing_key(self, header: Mapping[str, Any]) -> jwt.PyJWK:
+        metadata = await self._discovery.metadata()
+        if self._jwks is None or self._jwks.url != metadata.jwks_uri:
+            self._jwks = RemoteJWKSet(metadata.jwks_uri, self._pool.get)
+        return await self._jwks.get_signing_key(header)
+
+    def __repr__(self) -> str:
+        return (
+            f"AuthProvider(zone_url={self.zone_url!r}, mcp_base_url={self.mcp_base_url!r}, "
+            f"application_credential={self.application_credential!r})"
+        )
