@@ -205,7 +205,7 @@ def _error_response(result: JSONResult, resource: str, subject_token: str) -> To
     body = result.body if isinstance(result.body, dict) else {}
     error = body.get("error") if isinstance(body.get("error"), str) else None
     description = body.get("error_description")
-    description = description if isinstance(description, str) else None
+    description = _scrub(description, subject_token) if isinstance(description, str) else None
     if error:
         detail = f"{error}" + (f" - {description}" if description else "")
     else:
@@ -215,7 +215,7 @@ def _error_response(result: JSONResult, resource: str, subject_token: str) -> To
         resource=resource,
         code=error or "http_error",
         error=error,
-        description=_scrub(description, subject_token) if description else None,
+        description=description,
         status=result.status,
         retryable=result.status >= 500 or result.status == 429,
     )
