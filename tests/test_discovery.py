@@ -1,0 +1,126 @@
+"""Authorization-server metadata discovery against loopback servers."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+
+from keycard_serve import DiscoveryError
+from keycard_serve._http import ClientPool
+from keycard_serve.discovery import ZoneDiscovery, metadata_candidates
+from tests.support.fake_zone import run_fake_zone
+
+
+@pytest.fixture
+def zone():
+    with run_fake_zone() as zone:
+        yield zone
+
+
+def test_candidates_follow_rfc8414_then_oidc_for_issuers_with_a_path():
+    assert metadata_candidates("https://as.example/tenant1") == [
+        "https://as.example/.well-known/oauth-authorization-server/tenant1",
+        "https://as.example/.well-known/openid-configuration/tenant1",
+        "https://as.example/tenant1/.well-known/openid-configuration",
+    ]
+    assert metadata_candidates("https://as.example") == [
+        "https://as.example/.well-known/oauth-authorization-server",
+        "https://as.example/.well-known/openid-configuration",
+    ]
+
+
+async def test_discovers_and_caches(zone):
+    discovery = ZoneDiscovery(zone.issuer, ClientPool().get)
+    first = await discovery.metadata()
+    second = await discovery.metadata()
+    assert first is second
+    assert first.token_endpoint == f"{zone.issuer}/token"
+    assert len(zone.paths("/.well-known/")) == 1
+
+
+async def test_concurrent_first_uses_share_one_fetch(zone):
+    discovery = ZoneDiscovery(zone.issuer, ClientPool().get)
+    results = await asyncio.gather(*(discovery.metadata() for _ in range(50)))
+    assert len({id(result) for result in results}) == 1
+    assert len(zone.paths("/.well-known/")) == 1
+
+
+async def test_falls_back_to_openid_configuration(zone):
+    async def only_oidc(request: Request) -> Response:
+        if "openid" in request.url.path:
+            return JSONResponse(zone.metadata())
+        return PlainTextResponse("Not Found", status_code=404)
+
+    zone.metadata_handler = only_oidc
+    metadata = await ZoneDiscovery(zone.issuer, ClientPool().get).metadata()
+    assert metadata.source_url.endswith("/.well-known/openid-configuration")
+
+
+async def test_refuses_metadata_naming_another_issuer(zone):
+    async def impostor(request: Request) -> Response:
+        return JSONResponse({**zone.metadata(), "issuer": "https://evil.example"})
+
+    zone.metadata_handler = impostor
+    with pytest.raises(DiscoveryError) as raised:
+        await ZoneDiscovery(zone.issuer, ClientPool().get).metadata()
+    assert raised.value.code == "issuer_mismatch"
+    assert "https://evil.example" in raised.value.message
+
+
+async def test_a_trailing_slash_on_the_issuer_is_tolerated(zone):
+    async def slashed(request: Request) -> Response:
+        return JSONResponse({**zone.metadata(), "issuer": zone.issuer + "/"})
+
+    zone.metadata_handler = slashed
+    metadata = await ZoneDiscovery(zone.issuer, ClientPool().get).metadata()
+    assert metadata.issuer == zone.issuer + "/"  # kept verbatim: tokens must match it exactly
+
+
+async def test_refuses_plain_http_endpoints_on_other_hosts(zone):
+    async def leaky(request: Request) -> Response:
+        return JSONResponse({**zone.metadata(), "token_endpoint": "http://as.example/token"})
+
+    zone.metadata_handler = leaky
+    with pytest.raises(DiscoveryError) as raised:
+        await ZoneDiscovery(zone.issuer, ClientPool().get).metadata()
+    assert raised.value.code == "invalid_token_endpoint"
+
+
+async def test_transient_5xx_is_retried(zone):
+    answers = [PlainTextResponse("down", status_code=503)]
+
+    async def flaky(request: Request) -> Response:
+        return answers.pop() if answers else JSONResponse(zone.metadata())
+
+    zone.metadata_handler = flaky
+    metadata = await ZoneDiscovery(zone.issuer, ClientPool().get).metadata()
+    assert metadata.issuer == zone.issuer
+    assert len(zone.paths("/.well-known/oauth-authorization-server")) == 2
+
+
+async def test_an_expired_cache_survives_a_failed_refresh(zone):
+    now = [0.0]
+    discovery = ZoneDiscovery(zone.issuer, ClientPool().get, ttl=60, clock=lambda: now[0])
+    first = await discovery.metadata()
+
+    async def broken(request: Request) -> Response:
+        return PlainTextResponse("Not Found", status_code=404)
+
+    zone.metadata_handler = broken
+    now[0] = 120.0
+    assert await discovery.metadata() is first
+    fetches = len(zone.paths("/.well-known/"))
+    assert await discovery.metadata() is first  # backing off: no refetch storm
+    assert len(zone.paths("/.well-known/")) == fetches
+
+
+async def test_unreachable_zone_fails_with_every_url_tried():
+    discovery = ZoneDiscovery("http://127.0.0.1:9", ClientPool().get, timeout=1)
+    with pytest.raises(DiscoveryError) as raised:
+        await discovery.metadata()
+    assert raised.value.code == "metadata_unavailable"
+    assert "oauth-authorization-server" in raised.value.message
+    assert "openid-configuration" in raised.value.message
