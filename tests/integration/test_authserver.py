@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -25,13 +24,6 @@ from tests.support.authserver import (
 
 MCP = "http://127.0.0.1:8931/mcp"
 API = "https://api.example.test/"
-
-
-@pytest.fixture(scope="session")
-def authserver() -> Iterator[AuthServer]:
-    """One server per session: starting node is the slow part."""
-    with run_authserver() as server:
-        yield server
 
 
 def exchange(server: AuthServer, auth: httpx.Auth | None = None, **params: Any) -> httpx.Response:
