@@ -29,6 +29,9 @@ STATE_KEY = "keycardai"
 
 F = TypeVar("F", bound=Callable[..., Any])
 Resolver = Callable[[str | None, float | None, Sequence[Grant]], Awaitable[AccessContext]]
+# What a call needs, read once at its start: how to exchange, and for which grants. The
+# launcher's binding follows config reloads; a call never mixes two configurations.
+Binding = Callable[[], tuple[Resolver, Sequence[Grant]]]
 
 # Set by keycard_serve.testing.mock_access_context: builds the AccessContext instead of the
 # real exchange, with no network and no patching.
@@ -37,8 +40,8 @@ access_override: ContextVar[Callable[[Sequence[Grant]], AccessContext] | None] =
 )
 
 
-def grant_decorator(resolve: Resolver, grants: Sequence[Grant]) -> Callable[[F], F]:
-    """Build the decorator for ``grants``; ``resolve`` performs the exchanges."""
+def grant_decorator(binding: Binding) -> Callable[[F], F]:
+    """Build the decorator; ``binding()`` gives the exchange function and the grants."""
 
     def decorate(fn: F) -> F:
         ctx_name = find_context_parameter(fn)
@@ -59,7 +62,7 @@ def grant_decorator(resolve: Resolver, grants: Sequence[Grant]) -> Callable[[F],
                     f"{fn.__qualname__} was called without a FastMCP Context",
                     code="missing_context_runtime",
                 )
-            access = await _access_context(resolve, grants)
+            access = await _access_context(*binding())
             await ctx.set_state(STATE_KEY, access, serializable=False)
             if is_async:
                 return await fn(*bound.args, **bound.kwargs)
@@ -67,7 +70,6 @@ def grant_decorator(resolve: Resolver, grants: Sequence[Grant]) -> Callable[[F],
             call = functools.partial(fn, *bound.args, **bound.kwargs)
             return await anyio.to_thread.run_sync(call)
 
-        wrapper.__keycard_grants__ = tuple(grants)  # type: ignore[attr-defined]
         return wrapper  # type: ignore[return-value]
 
     return decorate

@@ -98,7 +98,7 @@ class AuthProvider:
         raise here: they are recorded in the context for the tool to handle.
         """
         grants = normalize_grants(resources, scopes)
-        return grant_decorator(self._delegator.access_for, grants)
+        return grant_decorator(lambda: (self._delegator.access_for, grants))
 
     def get_remote_auth_provider(self):
         """The FastMCP auth provider for ``FastMCP(auth=...)``; the same object every time."""
