@@ -1,0 +1,207 @@
+"""Registered OAuth clients (RFC 7591 metadata), checked once and kept in the state directory."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigurationError
+from ._loopback import is_https_or_loopback_url
+from ._oauth import OAuthError
+from ._state import write_atomic, write_once
+
+__all__ = [
+    "AUTH_METHODS",
+    "GRANT_AUTHORIZATION_CODE",
+    "GRANT_CLIENT_CREDENTIALS",
+    "GRANT_REFRESH_TOKEN",
+    "GRANT_TOKEN_EXCHANGE",
+    "GRANT_TYPES",
+    "SERVER_CLIENT_ID",
+    "ClientRegistry",
+    "RegisteredClient",
+]
+
+GRANT_AUTHORIZATION_CODE = "authorization_code"
+GRANT_REFRESH_TOKEN = "refresh_token"
+GRANT_CLIENT_CREDENTIALS = "client_credentials"
+GRANT_TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
+GRANT_TYPES = (
+    GRANT_AUTHORIZATION_CODE,
+    GRANT_REFRESH_TOKEN,
+    GRANT_CLIENT_CREDENTIALS,
+    GRANT_TOKEN_EXCHANGE,
+)
+AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
+SERVER_CLIENT_ID = "keycard-serve-dev-server"
+# A public client cannot authenticate, so it gets only the grants a user drives in a browser.
+_PUBLIC_GRANTS = frozenset({GRANT_AUTHORIZATION_CODE, GRANT_REFRESH_TOKEN})
+_SERVER_FILE = "server-client.json"
+_CLIENTS_FILE = "clients.json"
+
+
+@dataclass(frozen=True)
+class RegisteredClient:
+    """One client as the zone registered it; the secret never appears in its repr."""
+
+    client_id: str
+    client_secret: str | None = field(repr=False)
+    token_endpoint_auth_method: str
+    grant_types: tuple[str, ...]
+    redirect_uris: tuple[str, ...] = ()
+    client_name: str | None = None
+    scope: str | None = None
+    client_id_issued_at: int = 0
+
+    @property
+    def is_public(self) -> bool:
+        return self.token_endpoint_auth_method == "none"
+
+    def check_secret(self, secret: str) -> bool:
+        if self.client_secret is None:
+            return False
+        return secrets.compare_digest(secret.encode(), self.client_secret.encode())
+
+    def registration_response(self) -> dict[str, Any]:
+        """The RFC 7591 §3.2.1 body: credentials plus the metadata as registered."""
+        body: dict[str, Any] = {
+            "client_id": self.client_id,
+            "client_id_issued_at": self.client_id_issued_at,
+            "token_endpoint_auth_method": self.token_endpoint_auth_method,
+            "grant_types": list(self.grant_types),
+            "response_types": ["code"] if GRANT_AUTHORIZATION_CODE in self.grant_types else [],
+            "redirect_uris": list(self.redirect_uris),
+        }
+        if self.client_secret is not None:
+            body["client_secret"] = self.client_secret
+            body["client_secret_expires_at"] = 0
+        if self.client_name is not None:
+            body["client_name"] = self.client_name
+        if self.scope is not None:
+            body["scope"] = self.scope
+        return body
+
+    @classmethod
+    def from_metadata(
+        cls,
+        metadata: Mapping[str, Any],
+        *,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+    ) -> RegisteredClient:
+        """Validate RFC 7591 client metadata; ``OAuthError`` names what is wrong."""
+        method = metadata.get("token_endpoint_auth_method", "client_secret_basic")
+        if method not in AUTH_METHODS:
+            raise _bad_metadata(f"token_endpoint_auth_method must be one of {AUTH_METHODS}")
+        grant_types = _strings(metadata, "grant_types", default=[GRANT_AUTHORIZATION_CODE])
+        unknown = set(grant_types) - set(GRANT_TYPES)
+        if unknown or not grant_types:
+            raise _bad_metadata(f"grant_types must be a non-empty subset of {GRANT_TYPES}")
+        if method == "none" and not _PUBLIC_GRANTS.issuperset(grant_types):
+            raise _bad_metadata(
+                "a public client (auth method none) may only use authorization_code and "
+                "refresh_token"
+            )
+        if set(_strings(metadata, "response_types", default=["code"])) - {"code"}:
+            raise _bad_metadata("the only supported response type is 'code'")
+        redirect_uris = _strings(metadata, "redirect_uris", default=[])
+        for uri in redirect_uris:
+            _check_redirect_uri(uri)
+        if GRANT_AUTHORIZATION_CODE in grant_types and not redirect_uris:
+            raise OAuthError("invalid_redirect_uri", "authorization_code needs redirect_uris")
+        name, scope = metadata.get("client_name"), metadata.get("scope")
+        if not isinstance(name, (str, type(None))) or not isinstance(scope, (str, type(None))):
+            raise _bad_metadata("client_name and scope must be strings")
+        if method != "none" and client_secret is None:
+            client_secret = secrets.token_urlsafe(32)
+        return cls(
+            client_id=client_id or f"dev-{secrets.token_urlsafe(12)}",
+            client_secret=None if method == "none" else client_secret,
+            token_endpoint_auth_method=method,
+            grant_types=tuple(dict.fromkeys(grant_types)),
+            redirect_uris=tuple(redirect_uris),
+            client_name=name,
+            scope=scope,
+            client_id_issued_at=int(time.time()),
+        )
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> RegisteredClient:
+        return cls(
+            **{
+                **data,
+                "grant_types": tuple(data["grant_types"]),
+                "redirect_uris": tuple(data.get("redirect_uris", ())),
+            }
+        )
+
+
+class ClientRegistry:
+    """Clients by id: the MCP server's own client plus every registered one, persisted."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self._path = state_dir / _CLIENTS_FILE
+        server = RegisteredClient.from_metadata(
+            {
+                "client_name": "keycard-serve MCP server (development zone)",
+                "grant_types": [GRANT_TOKEN_EXCHANGE, GRANT_CLIENT_CREDENTIALS],
+            },
+            client_id=SERVER_CLIENT_ID,
+        )
+        stored = write_once(state_dir / _SERVER_FILE, _dump([server]))
+        self._clients = {client.client_id: client for client in self._load(stored)}
+        self.server_client = self._clients[SERVER_CLIENT_ID]
+        if self._path.exists():
+            self._clients.update({c.client_id: c for c in self._load(self._path.read_bytes())})
+
+    def __repr__(self) -> str:
+        return f"ClientRegistry({len(self._clients)} clients)"
+
+    def get(self, client_id: str) -> RegisteredClient | None:
+        return self._clients.get(client_id)
+
+    def register(self, client: RegisteredClient) -> RegisteredClient:
+        """Add or replace ``client`` and persist; the server's own client cannot be replaced."""
+        if client.client_id == SERVER_CLIENT_ID:
+            raise ConfigurationError(f"client id {SERVER_CLIENT_ID!r} is reserved")
+        self._clients[client.client_id] = client
+        others = [c for c in self._clients.values() if c.client_id != SERVER_CLIENT_ID]
+        write_atomic(self._path, _dump(others))
+        return client
+
+    def _load(self, data: bytes) -> list[RegisteredClient]:
+        try:
+            return [RegisteredClient.from_json(item) for item in json.loads(data)["clients"]]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ConfigurationError(
+                f"dev zone client file in {self._path.parent} is corrupt"
+            ) from exc
+
+
+def _dump(clients: list[RegisteredClient]) -> bytes:
+    return json.dumps({"clients": [asdict(c) for c in clients]}, indent=2).encode()
+
+
+def _strings(metadata: Mapping[str, Any], name: str, *, default: list[str]) -> list[str]:
+    value = metadata.get(name, default)
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise _bad_metadata(f"{name} must be an array of strings")
+    return value
+
+
+def _check_redirect_uri(uri: str) -> None:
+    if not is_https_or_loopback_url(uri):
+        raise OAuthError(
+            "invalid_redirect_uri",
+            f"redirect URI {uri!r} must be https, or http on 127.0.0.1/localhost/[::1], "
+            "without a fragment",
+        )
+
+
+def _bad_metadata(description: str) -> OAuthError:
+    return OAuthError("invalid_client_metadata", description)
