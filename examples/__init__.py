@@ -1,0 +1,1 @@
+"""Example tool modules for the configs in ``configs/``; they call no network."""

@@ -1,0 +1,217 @@
+"""Field types for the config models: how a YAML string may become a port, a bool, a secret.
+
+The YAML reader hands every scalar over as a string, so these types decide the meaning, and
+decide it strictly: ``8000`` is a port but ``0777`` and ``1_000`` are not, ``true`` is a bool
+but ``no`` is not. ``${NAME}`` is expanded only in fields typed ``Env...``; elsewhere it is an
+error, so a reference can never silently stay literal. Expansion needs a ``LoadContext``
+(passed as pydantic's validation context); models built in Python take values as given.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    SecretStr,
+    StringConstraints,
+    ValidationInfo,
+)
+
+from ..errors import ConfigurationError
+from ..urls import resolve_zone_url
+from ._interpolate import InterpolationError, interpolate, secret_reference
+from ._secrets import SecretFile, read_secret_file
+from ._urls import check_http_url
+
+__all__ = [
+    "BaseURL",
+    "Boolean",
+    "ClientIdentifier",
+    "ClientSecretFileRef",
+    "EnvText",
+    "LoadContext",
+    "MCPPath",
+    "ObjectRef",
+    "Port",
+    "ResourceURI",
+    "Scope",
+    "Secret",
+    "SecretFileRef",
+    "Text",
+    "ToolName",
+    "Version",
+    "ZoneId",
+    "ZoneURL",
+    "check_tool_name",
+]
+
+_DECIMAL = re.compile(r"0|[1-9][0-9]*")
+_OBJECT_REF = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
+_SCOPE = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")  # RFC 6749 section 3.3 scope-token
+_TOOL_NAME = re.compile(r"[A-Za-z0-9_.-]{1,128}")  # MCP tool-name guidance (SEP-986)
+_VSCHAR = re.compile(r"[\x20-\x7e]+")  # RFC 6749 appendix A: client_id and client_secret
+_TRUE = ("true", "True", "TRUE")
+_FALSE = ("false", "False", "FALSE")
+
+
+@dataclass(frozen=True)
+class LoadContext:
+    """What validation needs from outside the file: the environment, the file's directory."""
+
+    environ: Mapping[str, str]
+    base_dir: Path
+
+
+def _load_context(info: ValidationInfo) -> LoadContext | None:
+    return info.context if isinstance(info.context, LoadContext) else None
+
+
+def _expand(value: Any, info: ValidationInfo) -> Any:
+    context = _load_context(info)
+    if context is not None and isinstance(value, str):
+        return interpolate(value, context.environ)
+    return value
+
+
+def _literal(value: Any) -> Any:
+    if isinstance(value, str) and "${" in value:
+        raise ValueError("${...} is not expanded in this field; write the value itself")
+    return value
+
+
+def _decimal(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    if not _DECIMAL.fullmatch(value):
+        raise ValueError("must be a decimal number such as 8000 (no sign, leading zero or '_')")
+    return int(value)
+
+
+def _boolean(value: Any) -> Any:
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    if isinstance(value, str):
+        raise ValueError("must be true or false (yes, no, on and off are not booleans here)")
+    return value
+
+
+def _secret(value: Any, info: ValidationInfo) -> Any:
+    context = _load_context(info)
+    if context is None or not isinstance(value, str):
+        return value
+    try:
+        secret_reference(value)
+    except InterpolationError as exc:
+        raise ValueError(
+            f"{exc}; write ${{NAME}} to take it from the environment, or use {info.field_name}_file"
+        ) from None
+    return interpolate(value, context.environ)
+
+
+def _printable(value: str | SecretStr) -> str | SecretStr:
+    text = value.get_secret_value() if isinstance(value, SecretStr) else value
+    if not _VSCHAR.fullmatch(text):
+        raise ValueError("may only contain printable ASCII characters (RFC 6749 VSCHAR)")
+    return value
+
+
+def _secret_file(value: Any, info: ValidationInfo) -> SecretFile:
+    if isinstance(value, SecretFile):
+        return value
+    if not isinstance(value, str | Path):
+        raise ValueError("expected a file path")
+    context = _load_context(info)
+    path = Path(_expand(str(value), info)).expanduser()
+    # Relative to the config file, not to wherever the server happens to be started.
+    base = context.base_dir if context is not None else Path(os.getcwd())
+    return read_secret_file(base / path)
+
+
+def _printable_file(value: SecretFile) -> SecretFile:
+    _printable(value.value)
+    return value
+
+
+def _object_ref(value: str) -> str:
+    if not _OBJECT_REF.fullmatch(value):
+        raise ValueError("must name a Python object as package.module:attribute")
+    return value
+
+
+def _scope(value: str) -> str:
+    if not _SCOPE.fullmatch(value):
+        raise ValueError("a scope is one word without spaces, quotes or backslashes")
+    return value
+
+
+def _zone_id(value: str) -> str:
+    try:
+        resolve_zone_url(value, None)
+    except ConfigurationError:
+        raise ValueError(
+            "a Keycard zone id is 1-63 lowercase letters, digits and '-' (not at either end)"
+        ) from None
+    return value
+
+
+def _mcp_path(value: str) -> str:
+    if not value.startswith("/") or any(char in value for char in "?# "):
+        raise ValueError("must be a URL path starting with '/', without '?', '#' or spaces")
+    return value
+
+
+def check_tool_name(name: str) -> str:
+    """ValueError unless ``name`` is 1-128 of ``A-Z a-z 0-9 _ - .``, what MCP clients accept."""
+    if not _TOOL_NAME.fullmatch(name):
+        raise ValueError("a tool name is 1-128 letters, digits, '_', '-' or '.'")
+    return name
+
+
+_NonEmpty = StringConstraints(min_length=1)
+_EnvInput = BeforeValidator(_expand, json_schema_input_type=str)
+
+Text = Annotated[str, _NonEmpty, BeforeValidator(_literal)]
+EnvText = Annotated[str, _NonEmpty, _EnvInput]
+Version = Annotated[Literal[1], BeforeValidator(_decimal)]
+Boolean = Annotated[bool, BeforeValidator(_boolean)]
+Port = Annotated[
+    int,
+    Field(ge=1, le=65535),
+    BeforeValidator(_decimal),
+    BeforeValidator(_expand, json_schema_input_type=Union[int, str]),  # noqa: UP007
+]
+ClientIdentifier = Annotated[str, AfterValidator(_printable), _EnvInput]
+Secret = Annotated[
+    SecretStr,
+    AfterValidator(_printable),
+    BeforeValidator(_secret, json_schema_input_type=str),
+]
+SecretFileRef = Annotated[
+    SecretFile,
+    PlainValidator(_secret_file, json_schema_input_type=str),
+    PlainSerializer(lambda secret_file: str(secret_file.path), return_type=str),
+]
+ClientSecretFileRef = Annotated[SecretFileRef, AfterValidator(_printable_file)]
+BaseURL = Annotated[str, AfterValidator(check_http_url), _EnvInput]
+ZoneURL = Annotated[str, AfterValidator(partial(check_http_url, require_tls=True)), _EnvInput]
+ResourceURI = Annotated[
+    str, AfterValidator(partial(check_http_url, allow_query=True, require_tls=True)), _EnvInput
+]
+ZoneId = Annotated[str, AfterValidator(_zone_id), _EnvInput]
+MCPPath = Annotated[str, AfterValidator(_mcp_path), BeforeValidator(_literal)]
+ObjectRef = Annotated[str, AfterValidator(_object_ref), BeforeValidator(_literal)]
+Scope = Annotated[str, AfterValidator(_scope), BeforeValidator(_literal)]
+ToolName = Annotated[str, AfterValidator(check_tool_name), BeforeValidator(_literal)]

@@ -1,0 +1,260 @@
+"""The config file's schema: pydantic models, the single source of truth.
+
+Every model forbids unknown keys, because a misspelt key that is silently ignored can switch
+off a check, and is frozen, because a loaded config is shared by concurrent requests. Rules
+that involve several sections (http base URL only with a dev zone, tools in ``app:`` mode,
+names that must be unique) live in ``_rules.py`` and ``imports.py``, where each problem can be
+reported at its own line.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Union
+from urllib.parse import urlsplit
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from ._secrets import SecretFile, check_private_key
+from ._types import (
+    BaseURL,
+    Boolean,
+    ClientIdentifier,
+    ClientSecretFileRef,
+    EnvText,
+    MCPPath,
+    ObjectRef,
+    Port,
+    ResourceURI,
+    Scope,
+    Secret,
+    SecretFileRef,
+    Text,
+    ToolName,
+    Version,
+    ZoneId,
+    ZoneURL,
+)
+
+__all__ = [
+    "ClientSecretCredentials",
+    "Credentials",
+    "DevZoneConfig",
+    "GrantConfig",
+    "PrivateKeyJWTCredentials",
+    "ServeConfig",
+    "ServerConfig",
+    "ToolConfig",
+    "ZoneConfig",
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+class ServerConfig(_Model):
+    """The MCP server: its name, public URL and how it listens."""
+
+    name: EnvText
+    """MCP server name, also the resource_name in the protected-resource metadata."""
+    base_url: BaseURL
+    """Public URL clients use, e.g. https://mcp.example.com/ (http only for loopback or a dev
+    zone; no query, fragment or user info). ${VAR} allowed."""
+    host: EnvText | None = None
+    """Interface to listen on; defaults to the host of base_url. ${VAR} allowed."""
+    port: Port | None = None
+    """Port to listen on; defaults to the port of base_url. ${VAR} allowed."""
+    path: MCPPath = "/mcp"
+    """Path of the MCP endpoint."""
+    transport: Literal["streamable-http", "sse"] = "streamable-http"
+    """MCP transport."""
+    stateless: Boolean = False
+    """Serve stateless HTTP (needed for several workers or replicas)."""
+
+    @property
+    def effective_host(self) -> str:
+        """``host``, else the host of ``base_url``."""
+        return self.host or urlsplit(self.base_url).hostname or "127.0.0.1"
+
+    @property
+    def effective_port(self) -> int:
+        """``port``, else the port of ``base_url``, else the scheme's default port."""
+        if self.port is not None:
+            return self.port
+        parts = urlsplit(self.base_url)
+        return parts.port or (443 if parts.scheme == "https" else 80)
+
+
+class DevZoneConfig(_Model):
+    """An embedded development zone on loopback, for trying things out without Keycard."""
+
+    user: Text = "alice"
+    """The user the development zone signs in."""
+    port: Port | None = None
+    """Port of the development zone; a free one when absent."""
+
+
+def _dev_zone(value: Any) -> Any:
+    if value in (True, "true", "True", "TRUE"):
+        return {}
+    if value in (False, "false", "False", "FALSE"):
+        return None
+    return value
+
+
+class ZoneConfig(_Model):
+    """The Keycard zone that issues and verifies tokens: exactly one of url, id or dev."""
+
+    url: ZoneURL | None = None
+    """Authorization server URL (https, or http on loopback). ${VAR} allowed."""
+    id: ZoneId | None = None
+    """Keycard zone id; the zone URL is https://<id>.keycard.cloud. ${VAR} allowed."""
+    dev: Annotated[
+        DevZoneConfig | None,
+        BeforeValidator(_dev_zone, json_schema_input_type=Union[bool, DevZoneConfig]),  # noqa: UP007
+    ] = None
+    """true, or settings for an embedded development zone."""
+    required_scopes: tuple[Scope, ...] = ()
+    """Scopes every inbound token must carry."""
+    accepted_token_types: tuple[Text, ...] = Field(default=("at+jwt",), min_length=1)
+    """JWT typ header values accepted on inbound tokens (RFC 9068)."""
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ZoneConfig:
+        given = [name for name in ("url", "id", "dev") if getattr(self, name) is not None]
+        if len(given) != 1:
+            found = f"found {' and '.join(given)}" if given else "found none"
+            raise ValueError(f"give exactly one of url, id or dev ({found})")
+        return self
+
+
+class ClientSecretCredentials(_Model):
+    """client_secret_basic: the server's client id and secret at the zone."""
+
+    type: Literal["client_secret"] = "client_secret"
+    """Credential kind; client_secret when absent."""
+    client_id: ClientIdentifier
+    """Client id of this server at the zone. ${VAR} allowed."""
+    client_secret: Secret | None = None
+    """Must be ${VAR}: a secret is never written in the file."""
+    client_secret_file: ClientSecretFileRef | None = None
+    """File holding the secret, relative to this config file. ${VAR} allowed."""
+
+    @model_validator(mode="after")
+    def _one_secret(self) -> ClientSecretCredentials:
+        if (self.client_secret is None) == (self.client_secret_file is None):
+            raise ValueError("give exactly one of client_secret or client_secret_file")
+        return self
+
+    @property
+    def secret(self) -> SecretStr:
+        """The client secret, from the environment or from the secret file."""
+        return self.client_secret or _file_value(self.client_secret_file)
+
+
+class PrivateKeyJWTCredentials(_Model):
+    """private_key_jwt (RFC 7523): the server signs an assertion with its private key."""
+
+    type: Literal["private_key_jwt"]
+    """Credential kind."""
+    client_id: ClientIdentifier
+    """Client id of this server at the zone. ${VAR} allowed."""
+    key_id: EnvText | None = None
+    """kid header of the assertion, naming the key registered at the zone. ${VAR} allowed."""
+    algorithm: Literal[
+        "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"
+    ] = "RS256"
+    """Signing algorithm; must fit the key."""
+    private_key_file: SecretFileRef
+    """Unencrypted PEM private key, relative to this config file. ${VAR} allowed."""
+
+    @field_validator("private_key_file")
+    @classmethod
+    def _key_fits(cls, value: SecretFile, info: ValidationInfo) -> SecretFile:
+        algorithm = info.data.get("algorithm")
+        if algorithm is not None:  # else the algorithm itself was refused
+            check_private_key(value.value, algorithm)
+        return value
+
+    @property
+    def private_key(self) -> SecretStr:
+        """The PEM text of the private key."""
+        return self.private_key_file.value
+
+
+def _file_value(secret_file: SecretFile | None) -> SecretStr:
+    assert secret_file is not None  # guaranteed by the model validator
+    return secret_file.value
+
+
+def _default_credentials_type(value: Any) -> Any:
+    if isinstance(value, dict) and "type" not in value:
+        return {**value, "type": "client_secret"}
+    return value
+
+
+Credentials = Annotated[
+    Union[ClientSecretCredentials, PrivateKeyJWTCredentials],  # noqa: UP007
+    Field(discriminator="type"),
+    BeforeValidator(_default_credentials_type),
+]
+
+
+class GrantConfig(_Model):
+    """A downstream resource a tool may reach through token exchange (RFC 8693)."""
+
+    resource: ResourceURI
+    """Absolute https URI of the resource (RFC 8707), no fragment. ${VAR} allowed."""
+    scopes: tuple[Scope, ...] = ()
+    """Scopes requested in the exchange."""
+
+
+def _grant_shorthand(value: Any) -> Any:
+    return {"resource": value} if isinstance(value, str) else value
+
+
+class ToolConfig(_Model):
+    """A tool to serve: a function (or, with app:, a tool of that app by name) and its access."""
+
+    function: ObjectRef | None = None
+    """The tool function as package.module:function."""
+    name: ToolName | None = None
+    """Tool name; defaults to the function's name. With app:, the app's tool to configure."""
+    description: Text | None = None
+    """Tool description; defaults to the function's docstring."""
+    scopes: tuple[Scope, ...] = ()
+    """Scopes the caller's token needs for this tool (403 insufficient_scope otherwise)."""
+    grants: tuple[
+        Annotated[
+            GrantConfig,
+            BeforeValidator(_grant_shorthand, json_schema_input_type=Union[str, GrantConfig]),  # noqa: UP007
+        ],
+        ...,
+    ] = ()
+    """Resources the tool gets delegated tokens for: a URI, or {resource, scopes}."""
+
+
+class ServeConfig(_Model):
+    """A keycard-serve configuration file."""
+
+    version: Version
+    """Format version; always 1."""
+    server: ServerConfig
+    zone: ZoneConfig
+    credentials: Credentials | None = None
+    """How the server authenticates to the zone; optional only with a dev zone."""
+    app: ObjectRef | None = None
+    """An existing FastMCP server (or zero-argument factory) as package.module:attribute."""
+    tools: tuple[ToolConfig, ...] = ()
+    """Tools to serve, or with app: grants and scopes for the app's tools."""
+    log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
+    """Log level of keycard-serve."""
