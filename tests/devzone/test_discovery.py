@@ -56,14 +56,16 @@ async def test_jwks_publishes_one_es256_signing_key(zone: DevZone, http: httpx.A
     assert "d" not in keys[0]
 
 
-async def test_cors_on_browser_fetched_endpoints_but_not_on_authorize(
+async def test_cors_for_loopback_pages_on_fetched_endpoints_not_on_authorize(
     http: httpx.AsyncClient,
 ) -> None:
-    origin = {"Origin": "http://localhost:6274"}  # MCP Inspector
+    inspector = "http://localhost:6274"
+    origin = {"Origin": inspector}
     for path in ("/.well-known/oauth-authorization-server", "/.well-known/openid-configuration"):
         response = await http.get(path, headers=origin)
-        assert response.headers["access-control-allow-origin"] == "*"
-    assert (await http.get("/jwks", headers=origin)).headers["access-control-allow-origin"] == "*"
+        assert response.headers["access-control-allow-origin"] == inspector
+    jwks = await http.get("/jwks", headers={"Origin": "http://127.0.0.1:5173"})
+    assert jwks.headers["access-control-allow-origin"] == "http://127.0.0.1:5173"
     for path in ("/token", "/register"):
         preflight = await http.options(
             path,
@@ -74,13 +76,26 @@ async def test_cors_on_browser_fetched_endpoints_but_not_on_authorize(
             },
         )
         assert preflight.status_code == 200
-        assert preflight.headers["access-control-allow-origin"] == "*"
+        assert preflight.headers["access-control-allow-origin"] == inspector
     # Errors keep their CORS headers, so a browser client can read why it failed.
     failed = await http.post("/token", data={"grant_type": "password"}, headers=origin)
     assert failed.status_code == 400
-    assert failed.headers["access-control-allow-origin"] == "*"
+    assert failed.headers["access-control-allow-origin"] == inspector
     page = await http.get("/authorize", params={"client_id": "nobody"}, headers=origin)
     assert "access-control-allow-origin" not in page.headers
+    # A page on the internet gets no CORS access to a zone that hands out tokens.
+    foreign = await http.get("/jwks", headers={"Origin": "https://evil.example"})
+    assert "access-control-allow-origin" not in foreign.headers
+
+
+async def test_refuses_requests_addressed_to_other_host_names(http: httpx.AsyncClient) -> None:
+    """DNS rebinding: a page at evil.example resolving to 127.0.0.1 is same-origin to itself."""
+    for host in ("evil.example", "evil.example:8000", "127.0.0.1.nip.io"):
+        response = await http.get("/jwks", headers={"Host": host})
+        assert response.status_code == 421, host
+        assert "not for production" in response.text
+    for host in ("localhost:1234", "127.0.0.1", "[::1]:80"):
+        assert (await http.get("/jwks", headers={"Host": host})).status_code == 200, host
 
 
 async def test_every_page_says_development_zone(http: httpx.AsyncClient) -> None:

@@ -90,8 +90,17 @@ async def test_rejects_bad_metadata(http: httpx.AsyncClient, metadata: dict) -> 
 
 
 async def test_rejects_a_body_that_is_not_a_json_object(http: httpx.AsyncClient) -> None:
-    oauth_error(await http.post("/register", content=b"{nope"), 400, "invalid_client_metadata")
+    json_type = {"Content-Type": "application/json"}
+    broken = await http.post("/register", content=b"{nope", headers=json_type)
+    oauth_error(broken, 400, "invalid_client_metadata")
     oauth_error(await http.post("/register", json=["a"]), 400, "invalid_client_metadata")
+    # An HTML form can post text/plain cross-site without a preflight; JSON cannot.
+    form_trick = await http.post(
+        "/register",
+        content=b'{"redirect_uris": ["https://evil.example/cb"]}',
+        headers={"Content-Type": "text/plain"},
+    )
+    oauth_error(form_trick, 400, "invalid_client_metadata")
 
 
 async def test_authorization_code_client_needs_a_redirect(http: httpx.AsyncClient) -> None:

@@ -156,11 +156,12 @@ async def test_subject_token_must_be_one_of_ours(zone: DevZone, http: httpx.Asyn
     valid = zone.mint_access_token(user="alice", resource=MCP_RESOURCE)
     payload = jwt.decode(valid, options={"verify_signature": False})
     now = int(time.time())
+    ours = {"typ": "at+jwt", "kid": zone.kid}
     cases = {
         "garbage": "not-a-jwt",
         "foreign key": _foreign_token(zone.issuer, zone.kid),
-        "unsigned": jwt.encode(payload, None, algorithm="none"),
-        "HS256": jwt.encode(payload, "a-shared-secret-long-enough-for-hs256", algorithm="HS256"),
+        "unsigned": jwt.encode(payload, None, algorithm="none", headers=ours),
+        "HS256": jwt.encode(payload, "a-shared-secret-long-enough-for-hs256", "HS256", ours),
         "expired": zone._authority.key.sign({**payload, "iat": now - 120, "exp": now - 60}),
         "other issuer": zone._authority.key.sign({**payload, "iss": "http://127.0.0.1:1"}),
         "typ JWT": jwt.encode(

@@ -1,8 +1,8 @@
 """The zone's Starlette application: which endpoint lives where, and which allow CORS.
 
-CORS is on for the endpoints browser-based clients (MCP Inspector) fetch directly, and off for
-``/authorize``, which a browser only ever navigates to: letting other origins read the consent
-page would let them answer it.
+CORS is on, for pages served from loopback (MCP Inspector), on the endpoints browser-based
+clients fetch directly, and off for ``/authorize``, which a browser only ever navigates to:
+letting other origins read the consent page would let them answer it.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -18,6 +19,7 @@ from starlette.routing import Route, request_response
 
 from ._authority import Authority
 from ._authorize import AuthorizationEndpoint
+from ._guard import LOOPBACK_ORIGIN, LoopbackHostMiddleware
 from ._metadata import discovery_document
 from ._oauth import catch_oauth_errors
 from ._pages import index_page
@@ -47,7 +49,7 @@ def build_app(authority: Authority) -> Starlette:
         Route("/authorize", authorization.get, methods=["GET"]),
         Route("/authorize", authorization.post, methods=["POST"]),
     ]
-    return Starlette(routes=routes)
+    return Starlette(routes=routes, middleware=[Middleware(LoopbackHostMiddleware)])
 
 
 def _static_json(body: dict[str, Any]) -> _Endpoint:
@@ -60,7 +62,7 @@ def _static_json(body: dict[str, Any]) -> _Endpoint:
 def _cors_route(path: str, endpoint: _Endpoint, methods: Sequence[str]) -> Route:
     app = CORSMiddleware(
         request_response(endpoint),
-        allow_origins=["*"],
+        allow_origin_regex=LOOPBACK_ORIGIN,
         allow_methods=[*methods, "OPTIONS"],
         allow_headers=["Authorization", "Content-Type", "MCP-Protocol-Version"],
         expose_headers=["WWW-Authenticate"],

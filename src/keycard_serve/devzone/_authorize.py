@@ -52,9 +52,7 @@ class AuthorizationEndpoint:
         grant = authorization.grant
         return consent_page(
             ticket=ticket,
-            client=f"{client.client_name} ({client.client_id})"
-            if client.client_name
-            else client.client_id,
+            client=client.display_name,
             user=grant.user,
             resource=grant.resource,
             scopes=grant.scopes,

@@ -62,6 +62,10 @@ class RegisteredClient:
     def is_public(self) -> bool:
         return self.token_endpoint_auth_method == "none"
 
+    @property
+    def display_name(self) -> str:
+        return f"{self.client_name} ({self.client_id})" if self.client_name else self.client_id
+
     def check_secret(self, secret: str) -> bool:
         if self.client_secret is None:
             return False

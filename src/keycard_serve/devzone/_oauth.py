@@ -85,9 +85,7 @@ def parse_scope(value: str | None) -> tuple[str, ...]:
 
 async def read_form(request: Request) -> Params:
     """The urlencoded body (RFC 6749 §4.1.3 requires that media type), size-capped."""
-    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media_type != "application/x-www-form-urlencoded":
-        raise OAuthError("invalid_request", "body must be application/x-www-form-urlencoded")
+    _require_media_type(request, "application/x-www-form-urlencoded", error="invalid_request")
     body = await _read_capped(request)
     try:
         items = parse_qsl(body.decode(), keep_blank_values=True, max_num_fields=_MAX_FIELDS)
@@ -97,6 +95,8 @@ async def read_form(request: Request) -> Params:
 
 
 async def read_json(request: Request, *, error: str) -> Any:
+    """A size-capped JSON body; the media type is required so no HTML form can post one."""
+    _require_media_type(request, "application/json", error=error)
     body = await _read_capped(request, error=error)
     try:
         return json.loads(body)
@@ -120,6 +120,12 @@ def catch_oauth_errors(
             return exc.response()
 
     return endpoint
+
+
+def _require_media_type(request: Request, media_type: str, *, error: str) -> None:
+    sent = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if sent != media_type:
+        raise OAuthError(error, f"body must be {media_type}")
 
 
 async def _read_capped(request: Request, *, error: str = "invalid_request") -> bytes:

@@ -8,6 +8,7 @@ import re
 import secrets
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -41,7 +42,7 @@ class TokenEndpoint:
             GRANT_AUTHORIZATION_CODE: self._authorization_code,
             GRANT_REFRESH_TOKEN: self._refresh_token,
             GRANT_CLIENT_CREDENTIALS: self._client_credentials,
-            GRANT_TOKEN_EXCHANGE: lambda client, params: exchange_token(authority, client, params),
+            GRANT_TOKEN_EXCHANGE: partial(exchange_token, authority),
         }
 
     async def __call__(self, request: Request) -> Response:

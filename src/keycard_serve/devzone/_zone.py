@@ -50,14 +50,15 @@ class DevZone:
         self.host = require_loopback_host(host)
         if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
             raise ConfigurationError(f"dev zone port must be 1-65535, not {port!r}")
-        if not isinstance(user, str) or not user.strip():
-            raise ConfigurationError("dev zone user must be a non-empty string")
+        _check_user(user)
         _check_ttl(token_ttl)
         if default_resource is not None and not is_https_or_loopback_url(default_resource):
             raise ConfigurationError(
                 f"default_resource {default_resource!r} must be an absolute https URI "
                 "(http only on loopback) without a fragment"
             )
+        if isinstance(denied_resources, str):
+            raise ConfigurationError("denied_resources must be a sequence of URIs, not one string")
         self.port = port
         self.issuer = f"http://{url_host(self.host)}:{port}"
         self.state_dir = ensure_state_dir(state_dir)
@@ -130,6 +131,7 @@ class DevZone:
         ttl: int | None = None,
     ) -> str:
         """A token as the running zone would issue it, minted offline with the same key."""
+        _check_user(user)
         if ttl is not None:
             _check_ttl(ttl)
         if not is_https_or_loopback_url(resource):
@@ -187,6 +189,11 @@ class _EmbeddedServer(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
+
+
+def _check_user(user: str) -> None:
+    if not isinstance(user, str) or not user.strip():
+        raise ConfigurationError("the dev zone user must be a non-empty string")
 
 
 def _check_ttl(ttl: int) -> None:
