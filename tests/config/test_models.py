@@ -1,0 +1,119 @@
+"""What a loaded config holds: defaults, derived values, dev zones, immutability."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from keycard_serve.config import DevZoneConfig, ServerConfig
+from keycard_serve.delegation import Grant
+
+from .conftest import VALID, error_text, load
+
+DEV = VALID.replace("  id: my-zone", "  dev: true").split("credentials:")[0] + (
+    "tools:\n  - function: examples.weather:forecast\n"
+)
+
+
+def test_defaults(write: Callable[..., Path], in_repo: Path) -> None:
+    config = load(write(VALID)).config
+    assert (config.server.path, config.server.transport, config.server.stateless) == (
+        "/mcp",
+        "streamable-http",
+        False,
+    )
+    assert config.zone.required_scopes == ()
+    assert config.zone.accepted_token_types == ("at+jwt",)
+    assert config.credentials.type == "client_secret"
+    assert config.log_level == "info"
+
+
+@pytest.mark.parametrize(
+    ("base_url", "host", "port", "expected"),
+    [
+        ("http://127.0.0.1:8000/", None, None, ("127.0.0.1", 8000)),
+        ("https://mcp.example.com/", None, None, ("mcp.example.com", 443)),
+        ("http://localhost/", None, None, ("localhost", 80)),
+        ("https://mcp.example.com/", "0.0.0.0", 9000, ("0.0.0.0", 9000)),
+    ],
+)
+def test_host_and_port_default_from_base_url(
+    base_url: str, host: str | None, port: int | None, expected: tuple[str, int]
+) -> None:
+    server = ServerConfig(name="x", base_url=base_url, host=host, port=port)
+    assert (server.effective_host, server.effective_port) == expected
+
+
+@pytest.mark.parametrize(
+    ("zone", "expected"),
+    [
+        ("dev: true", DevZoneConfig()),
+        ("dev: {user: bob, port: 9500}", DevZoneConfig(user="bob", port=9500)),
+        ("dev: {}", DevZoneConfig()),
+    ],
+)
+def test_dev_zone_needs_no_credentials(
+    write: Callable[..., Path], in_repo: Path, zone: str, expected: DevZoneConfig
+) -> None:
+    config = load(write(DEV.replace("dev: true", zone))).config
+    assert config.zone.dev == expected
+    assert config.credentials is None
+
+
+def test_dev_zone_allows_plain_http_on_a_public_host(
+    write: Callable[..., Path], in_repo: Path
+) -> None:
+    path = write(DEV.replace("http://127.0.0.1:8000/", "http://devbox.internal:8000/"))
+    assert load(path).config.server.base_url == "http://devbox.internal:8000/"
+
+
+def test_dev_false_counts_as_no_zone(write: Callable[..., Path]) -> None:
+    path = write(DEV.replace("dev: true", "dev: false"))
+    assert f"{path}:5:1: error: zone: give exactly one of url, id or dev (found none)" in (
+        error_text(path)
+    )
+
+
+def test_grants_are_normalised(write: Callable[..., Path], in_repo: Path) -> None:
+    path = write(
+        VALID.replace(
+            "    grants: [https://api.weather.example/]",
+            "    grants:\n      - https://a.example/\n"
+            "      - {resource: https://b.example/, scopes: [read, write]}",
+        )
+    )
+    (tool,) = load(path).tools
+    assert tool.grants == (
+        Grant("https://a.example/"),
+        Grant("https://b.example/", ("read", "write")),
+    )
+
+
+def test_query_in_a_resource_is_a_warning(write: Callable[..., Path], in_repo: Path) -> None:
+    path = write(
+        VALID.replace("[https://api.weather.example/]", '["https://api.weather.example/?v=2"]')
+    )
+    loaded = load(path)
+    assert loaded.tools[0].grants[0].resource == "https://api.weather.example/?v=2"
+    assert [warning.format_text() for warning in loaded.warnings] == [
+        f"{path}:12:14: warning: tools[0].grants[0].resource: has a ?query, which RFC 8707 "
+        "advises against; the zone may refuse it"
+    ]
+
+
+def test_same_resource_twice_in_one_tool(write: Callable[..., Path]) -> None:
+    path = write(
+        VALID.replace("[https://api.weather.example/]", "[https://a.example/, https://a.example/]")
+    )
+    assert f"{path}:12:34: error: tools[0].grants[1].resource: already granted as grants[0]" in (
+        error_text(path)
+    )
+
+
+def test_models_are_frozen(write: Callable[..., Path], in_repo: Path) -> None:
+    config = load(write(VALID)).config
+    with pytest.raises(ValidationError):
+        config.server.port = 1  # type: ignore[misc]

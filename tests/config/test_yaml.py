@@ -1,0 +1,114 @@
+"""The YAML layer: what is refused before validation, and what plain scalars mean."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from keycard_serve.config import ServeConfig
+from keycard_serve.config._yaml import MAX_BYTES, parse_yaml
+
+from .conftest import VALID, error_text, load
+
+
+def _billion_laughs() -> str:
+    lines = ['a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for previous, name in zip("abcdefgh", "bcdefghi", strict=True):
+        lines.append(f"{name}: &{name} [" + ", ".join([f"*{previous}"] * 9) + "]")
+    return "\n".join(lines) + "\n"
+
+
+def test_billion_laughs_is_refused_fast_and_before_pydantic(
+    write: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # str(ValidationError) on the expanded data hung for over a minute (security-catalogue
+    # 0.5): the file must never get that far.
+    def fail(*args: object, **kwargs: object) -> None:
+        raise AssertionError("pydantic saw the alias bomb")
+
+    monkeypatch.setattr(ServeConfig, "model_validate", fail)
+    path = write(_billion_laughs())
+    started = time.perf_counter()
+    text = error_text(path)
+    assert time.perf_counter() - started < 0.5
+    assert f"{path}:1:4: error: anchors and aliases" in text
+
+
+def test_python_tags_construct_nothing(write: Callable[..., Path], tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    path = write(
+        VALID.replace(
+            "name: Weather Tools", f'name: !!python/object/apply:os.system ["touch {marker}"]'
+        )
+    )
+    assert "server.name: YAML tag !!python/object/apply:os.system is not allowed" in (
+        error_text(path)
+    )
+    assert not marker.exists()
+
+
+def test_oversized_file_is_refused_before_parsing(write: Callable[..., Path]) -> None:
+    path = write(VALID + "#" * MAX_BYTES)
+    assert f"{path}: error: file is larger than 1024 KiB; refusing to parse it" in error_text(path)
+
+
+def test_missing_file_and_directory(tmp_path: Path) -> None:
+    assert f"{tmp_path / 'nope.yaml'}: error: file not found" in error_text(tmp_path / "nope.yaml")
+    assert f"{tmp_path}: error: is a directory" in error_text(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("0123", "0123"),  # YAML 1.1: the octal number 83
+        ("no", "no"),  # YAML 1.1: False
+        ("1:20", "1:20"),  # YAML 1.1: sexagesimal 80
+        ("2026-11-28", "2026-11-28"),  # YAML 1.1: a date
+        ("1e3", "1e3"),
+        ("'~'", "~"),
+    ],
+)
+def test_plain_scalars_stay_strings(
+    write: Callable[..., Path], in_repo: Path, text: str, value: str
+) -> None:
+    path = write(VALID.replace("client_id: ${KEYCARD_CLIENT_ID}", f"client_id: {text}"))
+    assert load(path).config.credentials.client_id == value
+
+
+@pytest.mark.parametrize(("text", "value"), [("8000", 8000), ('"8000"', 8000), ("1", 1)])
+def test_ports_are_plain_decimal_numbers(
+    write: Callable[..., Path], in_repo: Path, text: str, value: int
+) -> None:
+    path = write(VALID.replace("  base_url:", f"  port: {text}\n  base_url:"))
+    assert load(path).config.server.port == value
+
+
+@pytest.mark.parametrize("text", ["0", "65536", "-1", "+80", "1_000", "0x1F", "8000.0"])
+def test_ports_out_of_range_or_not_decimal(write: Callable[..., Path], text: str) -> None:
+    path = write(VALID.replace("  base_url:", f"  port: {text}\n  base_url:"))
+    assert f"{path}:4:9: error: server.port: must be" in error_text(path)
+
+
+@pytest.mark.parametrize(("text", "value"), [("true", True), ("False", False), ('"true"', True)])
+def test_booleans_are_true_or_false_only(
+    write: Callable[..., Path], in_repo: Path, text: str, value: bool
+) -> None:
+    path = write(VALID.replace("  base_url:", f"  stateless: {text}\n  base_url:"))
+    assert load(path).config.server.stateless is value
+
+
+@pytest.mark.parametrize("text", ["", "~", "null"])
+def test_null_values_count_as_absent(write: Callable[..., Path], text: str) -> None:
+    path = write(VALID.replace("name: Weather Tools", f"name: {text}"))
+    assert f"{path}:3:3: error: server.name: expected a string, got nothing" in error_text(path)
+
+
+def test_positions_point_at_keys_and_values() -> None:
+    document = parse_yaml(b"server:\n  name: x\ntools:\n  - grants: [a, b]\n")
+    assert document.keys[("server", "name")] == (2, 3)
+    assert document.values[("server", "name")] == (2, 9)
+    assert document.values[("server",)] == (1, 1)  # a block: its key's line
+    assert document.values[("tools", 0, "grants", 1)] == (4, 17)
