@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import socket
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -13,6 +16,7 @@ import pytest
 
 from keycard_serve.devzone import DevZone
 from keycard_serve.errors import ConfigurationError
+from tests.support.servers import free_port
 
 from .conftest import ZoneFactory
 from .helpers import API_RESOURCE, serving, verify
@@ -104,6 +108,32 @@ async def test_minted_token_verifies_against_the_served_jwks(make_zone: ZoneFact
     assert claims["scope"] == "read write"
     assert claims["exp"] - claims["iat"] == 120
     assert claims["iss"] == offline.issuer == str(http.base_url).rstrip("/")
+
+
+_MINT_IN_ANOTHER_PROCESS = """
+import json, sys
+from pathlib import Path
+from keycard_serve.devzone import DevZone
+zone = DevZone(port=int(sys.argv[1]), state_dir=Path(sys.argv[2]))
+token = zone.mint_access_token(user="dave", resource=sys.argv[3])
+print(json.dumps({"kid": zone.kid, "server": zone.server_client, "token": token}))
+"""
+
+
+async def test_processes_starting_together_share_one_key_and_server_client(
+    state_dir: Path,
+) -> None:
+    """The launcher and `keycard-serve token` may create the state directory at the same time."""
+    port = free_port()
+    command = [sys.executable, "-c", _MINT_IN_ANOTHER_PROCESS, str(port), str(state_dir)]
+    running = [subprocess.Popen([*command, API_RESOURCE], stdout=subprocess.PIPE) for _ in "ab"]
+    results = [json.loads(process.communicate(timeout=30)[0]) for process in running]
+    assert results[0]["kid"] == results[1]["kid"]
+    assert results[0]["server"] == results[1]["server"]
+    async with serving(DevZone(port=port, state_dir=state_dir)) as http:
+        for result in results:
+            claims = await verify(http, result["token"], audience=API_RESOURCE)
+            assert claims["sub"] == "dave"
 
 
 def test_mint_rejects_a_bad_resource(make_zone: ZoneFactory) -> None:
