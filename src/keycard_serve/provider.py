@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import jwt
 
 from ._http import ClientPool
+from .access_context import AccessContext
 from .credentials import ApplicationCredential, ClientSecret
 from .delegation import Delegator, Grant, normalize_grants
 from .discovery import AuthorizationServerMetadata, ZoneDiscovery
@@ -98,7 +99,13 @@ class AuthProvider:
         raise here: they are recorded in the context for the tool to handle.
         """
         grants = normalize_grants(resources, scopes)
-        return grant_decorator(lambda: (self._delegator.access_for, grants))
+        return grant_decorator(lambda: (self.delegate, grants))
+
+    async def delegate(
+        self, subject_token: str | None, expires_at: float | None, grants: Sequence[Grant]
+    ) -> AccessContext:
+        """Exchange the caller's token for every grant (what a granted tool call does)."""
+        return await self._delegator.access_for(subject_token, expires_at, grants)
 
     def get_remote_auth_provider(self):
         """The FastMCP auth provider for ``FastMCP(auth=...)``; the same object every time."""
