@@ -1,0 +1,345 @@
+"""Verification of RFC 9068 JWT access tokens; pure, with the key supplied by a resolver.
+
+Checks run cheapest first and, where they can, before any key lookup: a size cap before any
+decoding, a strict parse of the compact form (no padding, no duplicate JSON members), the
+algorithm allow-list and the ``typ``/``crit``/``cty`` headers; then the signature and claims.
+Every refusal is a ``TokenError`` whose ``code`` names the problem; messages never echo the
+token or claim values.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, NoReturn
+
+import jwt
+from jwt.exceptions import InvalidJTIError, InvalidSubjectError
+from jwt.types import Options
+
+from .errors import JWKSError, TokenError
+
+__all__ = ["DEFAULT_ALGORITHMS", "JWTVerifier", "VerifiedToken"]
+
+DEFAULT_ALGORITHMS = (
+    "RS256",
+    "RS384",
+    "RS512",
+    "PS256",
+    "PS384",
+    "PS512",
+    "ES256",
+    "ES384",
+    "ES512",
+    "EdDSA",
+)
+
+_log = logging.getLogger(__name__)
+
+_AT_JWT = "application/at+jwt"
+_MAX_LEEWAY = 300.0  # RFC 9068 §4 allows "a few minutes" of clock skew at most
+_MAX_NUMERIC_DATE = 253_402_300_799  # 9999-12-31T23:59:59Z: beyond it a date is garbage
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]*")
+
+# pyjwt reads the wall clock itself, so exp/iat/nbf are checked against our injected clock.
+_DECODE_OPTIONS: Options = {
+    "require": ["exp", "iat", "iss", "aud", "sub"],
+    "verify_exp": False,
+    "verify_iat": False,
+    "verify_nbf": False,
+    "enforce_minimum_key_length": True,
+}
+
+# Most specific first: InvalidSignatureError is a kind of DecodeError.
+_PYJWT_CODES: tuple[tuple[type[jwt.PyJWTError], str, str], ...] = (
+    (jwt.InvalidSignatureError, "invalid_signature", "the token's signature does not verify"),
+    (jwt.InvalidIssuerError, "invalid_issuer", "the token was not issued by the expected issuer"),
+    (jwt.InvalidAudienceError, "invalid_audience", "the token is not meant for this resource"),
+    (jwt.InvalidAlgorithmError, "unsupported_algorithm", "the key does not serve the token's alg"),
+    (jwt.InvalidKeyError, "invalid_key", "the signing key is unusable or too weak"),
+    (InvalidSubjectError, "invalid_claim", "the sub claim is not a string"),
+    (InvalidJTIError, "invalid_claim", "the jti claim is not a string"),
+)
+
+
+@dataclass(frozen=True)
+class VerifiedToken:
+    """What a verified access token grants. It never holds the token, so its repr is safe."""
+
+    subject: str
+    issuer: str
+    audience: tuple[str, ...]
+    scopes: tuple[str, ...]
+    client_id: str | None
+    expires_at: int
+    claims: Mapping[str, Any] = field(repr=False, hash=False)
+
+
+class JWTVerifier:
+    """Verifies RFC 9068 access tokens from one issuer for any of ``audiences``.
+
+    ``key_resolver`` maps the JOSE header to a key bound to its algorithm (for instance
+    ``RemoteJWKSet.get_signing_key``); a ``JWKSError`` it raises becomes a ``TokenError`` with
+    the same code. ``audiences`` are compared as exact strings and a token passes when its
+    ``aud`` contains one of them. ``accepted_types`` is the complete list of allowed ``typ``
+    values, compared as RFC 7515 §4.1.9 says; it is also the escape hatch for authorization
+    servers that omit or mislabel ``typ`` (``""`` or ``None`` admits a token without one), and
+    the first token admitted through it is logged as a warning. Symmetric algorithms and
+    ``none`` are refused at construction with ``ValueError``, as are bad numbers.
+    """
+
+    def __init__(
+        self,
+        *,
+        issuer: str,
+        audiences: Sequence[str],
+        key_resolver: Callable[[Mapping[str, Any]], Awaitable[jwt.PyJWK]],
+        algorithms: Sequence[str] = DEFAULT_ALGORITHMS,
+        accepted_types: Sequence[str | None] = ("at+jwt",),
+        leeway: float = 30.0,
+        max_token_bytes: int = 16_384,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not isinstance(issuer, str) or not issuer:
+            raise ValueError("issuer must be a non-empty string")
+        if isinstance(audiences, str) or not audiences:
+            raise ValueError("audiences must be a non-empty sequence of strings")
+        if not all(isinstance(audience, str) and audience for audience in audiences):
+            raise ValueError("every audience must be a non-empty string")
+        if not _is_number(leeway) or not 0 <= leeway <= _MAX_LEEWAY:
+            raise ValueError(f"leeway must be a number of seconds from 0 to {_MAX_LEEWAY:g}")
+        if not _is_number(max_token_bytes, int) or max_token_bytes <= 0:
+            raise ValueError("max_token_bytes must be a positive integer")
+        self._issuer = issuer
+        self._audiences = list(audiences)
+        self._key_resolver = key_resolver
+        self._algorithms = _check_algorithms(algorithms)
+        self._types, self._typ_optional = _check_types(accepted_types)
+        self._leeway = float(leeway)
+        self._max_token_bytes = max_token_bytes
+        self._clock = clock
+        self._warned = False
+
+    async def verify(self, token: str) -> VerifiedToken:
+        """Verify ``token`` and return what it grants; raises ``TokenError`` with a stable code."""
+        header, payload = self._decode(token)
+        alg, typ_note = self._check_header(header)
+        try:
+            key = await self._key_resolver(header)
+        except JWKSError as exc:
+            raise TokenError(f"no signing key for the token: {exc.message}", code=exc.code) from exc
+        self._check_signature(token, key, alg)
+        verified = _verified(payload, self._check_times(payload))
+        if typ_note and not self._warned:
+            self._warned = True
+            _log.warning(
+                "accepted an access token %s through accepted_types; RFC 9068 requires "
+                "typ at+jwt, so ask the authorization server to set it",
+                typ_note,
+            )
+        return verified
+
+    def _decode(self, token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        if not isinstance(token, str):
+            raise TokenError("the token is not a string", code="malformed")
+        # Before any decoding, so an oversized token costs nothing (pyjwt sets no limit).
+        if len(token) > self._max_token_bytes:
+            raise TokenError(
+                f"the token is longer than {self._max_token_bytes} bytes", code="token_too_large"
+            )
+        segments = token.split(".")
+        if len(segments) != 3:
+            raise TokenError(
+                f"a signed JWT has 3 segments, not {len(segments)} (JWE is not accepted)",
+                code="malformed",
+            )
+        header = _json_object(_base64url(segments[0], "header"), "header")
+        payload = _json_object(_base64url(segments[1], "payload"), "payload")
+        _base64url(segments[2], "signature")
+        return header, payload
+
+    def _check_header(self, header: dict[str, Any]) -> tuple[str, str | None]:
+        """Return the alg and, for a typ admitted only through the escape hatch, a note."""
+        alg = header.get("alg")
+        if not isinstance(alg, str) or alg not in self._algorithms:
+            raise TokenError("the token's alg is not allowed", code="unsupported_algorithm")
+        typ_note = self._check_type(header)
+        # We understand no JWS extension, so any crit (even an empty one) is refused.
+        if "crit" in header:
+            raise TokenError(
+                "the token has a crit header and no extension is supported", code="unsupported_crit"
+            )
+        if "cty" in header:
+            raise TokenError("nested tokens (cty header) are not accepted", code="unsupported_cty")
+        return alg, typ_note
+
+    def _check_type(self, header: dict[str, Any]) -> str | None:
+        if "typ" not in header:
+            if not self._typ_optional:
+                raise TokenError(
+                    "the token has no typ header; access tokens are typed at+jwt",
+                    code="invalid_type",
+                )
+            return "without a typ header"
+        typ = header["typ"]
+        media_type = _media_type(typ) if isinstance(typ, str) else None
+        if media_type not in self._types:
+            raise TokenError("the token's typ is not an accepted type", code="invalid_type")
+        return None if media_type == _AT_JWT else f"with typ {media_type}"
+
+    def _check_signature(self, token: str, key: jwt.PyJWK, alg: str) -> None:
+        try:
+            jwt.decode(
+                token,
+                key,
+                algorithms=[alg],
+                options=_DECODE_OPTIONS,
+                issuer=self._issuer,
+                audience=self._audiences,
+            )
+        except jwt.MissingRequiredClaimError as exc:
+            raise TokenError(
+                f"the token lacks the {exc.claim} claim", code="missing_claim"
+            ) from exc
+        except jwt.PyJWTError as exc:
+            code, message = next(
+                ((code, message) for kind, code, message in _PYJWT_CODES if isinstance(exc, kind)),
+                ("malformed", "the token could not be decoded"),
+            )
+            raise TokenError(message, code=code) from exc
+
+    def _check_times(self, payload: dict[str, Any]) -> float:
+        """Check exp, iat and nbf against the clock with leeway; return exp."""
+        now = self._clock()
+        exp = _numeric_date(payload, "exp")
+        iat = _numeric_date(payload, "iat")
+        nbf = _numeric_date(payload, "nbf") if "nbf" in payload else None
+        if exp <= now - self._leeway:
+            raise TokenError("the token has expired", code="expired")
+        if iat > now + self._leeway or (nbf is not None and nbf > now + self._leeway):
+            raise TokenError("the token is not valid yet", code="not_yet_valid")
+        return exp
+
+
+def _check_algorithms(algorithms: Sequence[str]) -> frozenset[str]:
+    if isinstance(algorithms, str) or not algorithms:
+        raise ValueError("algorithms must be a non-empty sequence of names")
+    for name in algorithms:
+        if not isinstance(name, str):
+            raise ValueError("algorithm names must be strings")
+        # Key confusion (CVE-2015-9235): an HMAC "secret" would be the AS's public key.
+        if name.upper().startswith("HS") or name.lower() == "none":
+            raise ValueError(f"{name} is refused: only asymmetric algorithms can be allowed")
+        if name not in DEFAULT_ALGORITHMS:
+            raise ValueError(f"{name} is not supported; choose from {DEFAULT_ALGORITHMS}")
+    return frozenset(algorithms)
+
+
+def _check_types(accepted_types: Sequence[str | None]) -> tuple[frozenset[str], bool]:
+    if isinstance(accepted_types, str) or not accepted_types:
+        raise ValueError("accepted_types must be a non-empty sequence")
+    types: set[str] = set()
+    optional = False
+    for entry in accepted_types:
+        if entry is None or entry == "":
+            optional = True
+        elif isinstance(entry, str):
+            types.add(_media_type(entry))
+        else:
+            raise ValueError("accepted_types entries must be strings or None")
+    return frozenset(types), optional
+
+
+def _media_type(typ: str) -> str:
+    """RFC 7515 §4.1.9: ``application/`` may be omitted and the comparison ignores case."""
+    return (typ if "/" in typ else f"application/{typ}").lower()
+
+
+def _base64url(segment: str, part: str) -> bytes:
+    if not _BASE64URL.fullmatch(segment) or len(segment) % 4 == 1:
+        raise TokenError(f"the token's {part} is not unpadded base64url", code="malformed")
+    data = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    # Non-zero spare bits would let two encodings carry the same bytes.
+    if base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii") != segment:
+        raise TokenError(f"the token's {part} is not canonical base64url", code="malformed")
+    return data
+
+
+def _json_object(data: bytes, part: str) -> dict[str, Any]:
+    try:
+        value = json.loads(
+            data.decode("utf-8"), object_pairs_hook=_unique_members, parse_constant=_no_constant
+        )
+    except (ValueError, RecursionError):
+        # Not chained: a JSONDecodeError keeps the whole decoded text on its ``doc``.
+        raise TokenError(f"the token's {part} is not valid UTF-8 JSON", code="malformed") from None
+    if not isinstance(value, dict):
+        raise TokenError(f"the token's {part} is not a JSON object", code="malformed")
+    return value
+
+
+def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """Duplicate members are refused: parsers disagree on which one wins (RFC 8725 §3.7)."""
+    members = dict(pairs)
+    if len(members) != len(pairs):
+        raise TokenError("the token repeats a JSON member name", code="malformed")
+    return members
+
+
+def _no_constant(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _numeric_date(payload: Mapping[str, Any], name: str) -> float:
+    value = payload[name]
+    if not _is_number(value) or not 0 <= value <= _MAX_NUMERIC_DATE:
+        raise TokenError(f"the {name} claim is not a NumericDate", code="invalid_claim")
+    return float(value)
+
+
+def _is_number(value: object, kind: type | tuple[type, ...] = (int, float)) -> bool:
+    """JSON numbers only: ``True`` is an int to Python but not a date or a duration."""
+    return isinstance(value, kind) and not isinstance(value, bool)
+
+
+def _verified(payload: dict[str, Any], exp: float) -> VerifiedToken:
+    subject = payload["sub"]
+    if not subject:
+        raise TokenError("the sub claim is empty", code="invalid_claim")
+    audience = payload["aud"]
+    return VerifiedToken(
+        subject=subject,
+        issuer=payload["iss"],
+        audience=(audience,) if isinstance(audience, str) else tuple(audience),
+        scopes=_scopes(payload),
+        client_id=_client_id(payload),
+        expires_at=int(exp),
+        claims=MappingProxyType(payload),
+    )
+
+
+def _scopes(payload: Mapping[str, Any]) -> tuple[str, ...]:
+    name = "scope" if "scope" in payload else "scp" if "scp" in payload else None
+    if name is None:
+        return ()
+    value = payload[name]
+    if isinstance(value, str):
+        return tuple(scope for scope in value.split(" ") if scope)
+    if name == "scp" and isinstance(value, list) and all(isinstance(s, str) for s in value):
+        return tuple(value)
+    raise TokenError(f"the {name} claim has the wrong type", code="invalid_claim")
+
+
+def _client_id(payload: Mapping[str, Any]) -> str | None:
+    for name in ("client_id", "azp"):
+        if name in payload:
+            if not isinstance(payload[name], str):
+                raise TokenError(f"the {name} claim is not a string", code="invalid_claim")
+            return payload[name]
+    return None
