@@ -135,3 +135,16 @@ def test_all_tool_problems_are_reported_together(write: Callable[..., Path], in_
     assert text.startswith(f"invalid configuration {path} (2 errors):")
     assert "tools[0].function: examples.weather has no attribute 'nope'" in text
     assert "tools[1].function: examples.calendar has no attribute 'nope'" in text
+
+
+def test_module_getattr_failure_is_reported(
+    write: Callable[..., Path], module: Callable[[str, str], str]
+) -> None:
+    name = module(
+        "cfg_lazy", "def __getattr__(name):\n    raise ImportError('lazy import failed')\n"
+    )
+    path = write(_with_function(f"{name}:tool"))
+    assert (
+        f"{path}:11:15: error: tools[0].function: reading cfg_lazy.tool failed: "
+        "ImportError: lazy import failed"
+    ) in error_text(path)

@@ -117,3 +117,24 @@ def test_models_are_frozen(write: Callable[..., Path], in_repo: Path) -> None:
     config = load(write(VALID)).config
     with pytest.raises(ValidationError):
         config.server.port = 1  # type: ignore[misc]
+
+
+def test_dev_zone_is_true_false_or_a_mapping(write: Callable[..., Path]) -> None:
+    path = write(DEV.replace("dev: true", "dev: yes"))
+    assert f"{path}:6:8: error: zone.dev: must be true, false or a mapping" in error_text(path)
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("http://[::1/", "is not a valid URL (Invalid IPv6 URL)"),
+        ("http://h:99999/", "is not a valid URL (Port out of range 0-65535)"),
+        ("https://mcp example.com/", "must not contain spaces or control characters"),
+        ("mcp.example.com", "must be an absolute http(s) URL"),
+        ("https://mcp.example.com/#top", "must not have a #fragment"),
+        ("https://admin:pw@mcp.example.com/", "must not contain a user name or password"),
+    ],
+)
+def test_base_url(write: Callable[..., Path], url: str, message: str) -> None:
+    path = write(VALID.replace("http://127.0.0.1:8000/", f'"{url}"'))
+    assert f"{path}:4:13: error: server.base_url: {message}" in error_text(path)

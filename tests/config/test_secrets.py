@@ -104,8 +104,9 @@ def test_unusable_secret_file(
     path = write(
         VALID.replace("client_secret: ${KEYCARD_CLIENT_SECRET}", "client_secret_file: secret")
     )
-    assert f"{path}:9:23: error: credentials.client_secret_file: " in error_text(path)
-    assert message in error_text(path)
+    text = error_text(path)
+    assert f"{path}:9:23: error: credentials.client_secret_file: " in text
+    assert message in text
 
 
 def test_client_credentials_must_be_printable_ascii(write: Callable[..., Path]) -> None:

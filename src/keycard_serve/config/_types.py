@@ -180,6 +180,10 @@ def check_tool_name(name: str) -> str:
     return name
 
 
+# For the JSON Schema only: what an editor should accept where a port goes.
+_PortNumber = Annotated[int, Field(ge=1, le=65535)]
+_Reference = Annotated[str, StringConstraints(pattern=r"\$\{")]
+
 _NonEmpty = StringConstraints(min_length=1)
 _EnvInput = BeforeValidator(_expand, json_schema_input_type=str)
 
@@ -191,7 +195,7 @@ Port = Annotated[
     int,
     Field(ge=1, le=65535),
     BeforeValidator(_decimal),
-    BeforeValidator(_expand, json_schema_input_type=Union[int, str]),  # noqa: UP007
+    BeforeValidator(_expand, json_schema_input_type=Union[_PortNumber, _Reference]),  # noqa: UP007
 ]
 ClientIdentifier = Annotated[str, AfterValidator(_printable), _EnvInput]
 Secret = Annotated[

@@ -20,14 +20,14 @@ _UNSAFE = re.compile(r"[\x00-\x20\x7f]")
 def check_http_url(url: str, *, allow_query: bool = False, require_tls: bool = False) -> str:
     """``url`` unchanged if it is an absolute http(s) URL; ValueError saying what is wrong."""
     if _UNSAFE.search(url):
-        raise ValueError("a URL must not contain spaces or control characters")
-    parts = urlsplit(url)
+        raise ValueError("must not contain spaces or control characters")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - urlsplit checks the port lazily
+    except ValueError as exc:
+        raise ValueError(f"is not a valid URL ({exc})") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError("must be an absolute http(s) URL such as https://api.example.com/")
-    try:
-        parts.port  # noqa: B018 - urlsplit checks the port lazily
-    except ValueError:
-        raise ValueError("the port is not a number between 0 and 65535") from None
     if parts.username is not None or parts.password is not None:
         raise ValueError("must not contain a user name or password; credentials go elsewhere")
     if parts.fragment or url.endswith("#"):

@@ -60,9 +60,11 @@ def resolve_tools(
     """The tools of ``config``, the imported app (if any), and the problems found."""
     findings: list[Finding] = []
     app, app_tools = None, None
+    if check_imports:
+        _search_path(base_dir)
     if config.app is not None and check_imports:
         try:
-            app = _load_app(config.app, base_dir)
+            app = _load_app(config.app)
             app_tools = _run(lambda: _list_tools(app))
         except _ImportProblem as exc:
             findings.append(Finding(("app",), str(exc)))
@@ -72,7 +74,7 @@ def resolve_tools(
         if config.app is not None:
             spec = _app_tool(index, tool, config.app, app_tools, findings)
         else:
-            spec = _function_tool(index, tool, base_dir, check_imports, findings)
+            spec = _function_tool(index, tool, check_imports, findings)
         if spec is None:
             continue
         if spec.name in names:
@@ -90,7 +92,7 @@ def resolve_tools(
 
 
 def _function_tool(
-    index: int, tool: ToolConfig, base_dir: Path, check_imports: bool, findings: list[Finding]
+    index: int, tool: ToolConfig, check_imports: bool, findings: list[Finding]
 ) -> ToolSpec | None:
     if tool.function is None:
         return None  # reported by the rules
@@ -98,7 +100,7 @@ def _function_tool(
     function = None
     if check_imports:
         try:
-            function = _import(tool.function, base_dir)
+            function = _import(tool.function)
         except _ImportProblem as exc:
             findings.append(Finding(path, str(exc)))
             return None
@@ -157,9 +159,8 @@ def _has_context(function: Callable[..., Any]) -> bool:
         return False
 
 
-def _import(reference: str, base_dir: Path) -> Any:
+def _import(reference: str) -> Any:
     module_name, _, attribute = reference.partition(":")
-    _search_path(base_dir)
     try:
         target: Any = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
@@ -172,11 +173,16 @@ def _import(reference: str, base_dir: Path) -> Any:
     except Exception as exc:  # the module is user code: any error is a config problem here
         raise _failed(f"importing {module_name}", exc) from None
     for part in attribute.split("."):
-        if not hasattr(target, part):
-            owner = getattr(target, "__name__", module_name)
+        owner = getattr(target, "__name__", module_name)
+        try:
+            target = getattr(target, part)
+        except AttributeError:
             names = [name for name in dir(target) if not name.startswith("_")]
-            raise _ImportProblem(f"{owner} has no attribute {part!r}{_suggest(part, names)}")
-        target = getattr(target, part)
+            raise _ImportProblem(
+                f"{owner} has no attribute {part!r}{_suggest(part, names)}"
+            ) from None
+        except Exception as exc:  # a module __getattr__ or a descriptor: user code again
+            raise _failed(f"reading {owner}.{part}", exc) from None
     return target
 
 
@@ -187,8 +193,8 @@ def _search_path(base_dir: Path) -> None:
     importlib.invalidate_caches()  # modules written since the last import must be found
 
 
-def _load_app(reference: str, base_dir: Path) -> FastMCP:
-    app = _import(reference, base_dir)
+def _load_app(reference: str) -> FastMCP:
+    app = _import(reference)
     if not isinstance(app, FastMCP) and callable(app) and _takes_no_arguments(app):
         try:
             made = app()

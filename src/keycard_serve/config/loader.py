@@ -53,9 +53,11 @@ def load_config(
     """Read, validate and resolve the config at ``path``.
 
     ``environ`` supplies ``${VAR}`` values (default ``os.environ``). Relative file paths in
-    the config are relative to its directory. With ``check_imports=False`` no user code is
-    imported: tool names come from ``name`` or the function reference, ``function`` and
-    ``app`` stay None. Raises ``ConfigError`` listing every problem found.
+    the config are relative to its directory. Tool modules and the app are imported from the
+    config file's directory first, then the current directory (both are put on ``sys.path``),
+    then the installed packages. With ``check_imports=False`` no user code is imported: tool
+    names come from ``name`` or the function reference, ``function`` and ``app`` stay None.
+    Raises ``ConfigError`` listing every problem found.
     """
     file = os.fspath(path)
     config_path = Path(file).absolute()

@@ -108,6 +108,8 @@ def _dev_zone(value: Any) -> Any:
         return {}
     if value in (False, "false", "False", "FALSE"):
         return None
+    if isinstance(value, str):
+        raise ValueError("must be true, false or a mapping of dev zone settings")
     return value
 
 
