@@ -179,3 +179,17 @@ def test_es256_with_a_p256_key_loads(write: Callable[..., Path], in_repo: Path) 
         load(write(PRIVATE_KEY_JWT.replace("ALGORITHM", "ES256"))).config.credentials.algorithm
         == "ES256"
     )
+
+
+def test_inline_key_material_is_refused(write: Callable[..., Path]) -> None:
+    inline = PRIVATE_KEY_JWT.replace(
+        "  private_key_file: keys/server.pem",
+        "  private_key: |\n"
+        "    -----BEGIN PRIVATE KEY-----\n    MIIE\n    -----END PRIVATE KEY-----",
+    ).replace("ALGORITHM", "RS256")
+    path = write(inline)
+    text = error_text(path)
+    hint = "unknown key; did you mean 'private_key_file'?"
+    assert f"{path}:10:3: error: credentials.private_key: {hint}" in text
+    assert f"{path}:7:1: error: credentials.private_key_file: required but missing" in text
+    assert "MIIE" not in text

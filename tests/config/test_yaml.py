@@ -37,17 +37,35 @@ def test_billion_laughs_is_refused_fast_and_before_pydantic(
     assert f"{path}:1:4: error: anchors and aliases" in text
 
 
-def test_python_tags_construct_nothing(write: Callable[..., Path], tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("tag", "argument"),
+    [
+        ("!!python/object/apply:os.system", '["touch {marker}"]'),
+        ("!!python/name:os.system", '""'),
+        ("!!python/object/new:pathlib.Path", '["{marker}"]'),
+    ],
+)
+def test_python_tags_construct_nothing(
+    write: Callable[..., Path], tmp_path: Path, tag: str, argument: str
+) -> None:
     marker = tmp_path / "pwned"
-    path = write(
-        VALID.replace(
-            "name: Weather Tools", f'name: !!python/object/apply:os.system ["touch {marker}"]'
-        )
-    )
-    assert "server.name: YAML tag !!python/object/apply:os.system is not allowed" in (
-        error_text(path)
-    )
+    value = f"{tag} {argument.format(marker=marker)}"
+    path = write(VALID.replace("name: Weather Tools", f"name: {value}"))
+    assert f"{path}:3:9: error: server.name: YAML tag {tag} is not allowed" in error_text(path)
     assert not marker.exists()
+
+
+@pytest.mark.parametrize("content", [b"", b"\n\n", b"# nothing here\n", b"---\n"])
+def test_empty_files(write: Callable[..., Path], content: bytes) -> None:
+    path = write(content)
+    assert error_text(path).endswith(
+        f"{path}: error: file is empty; expected a mapping with version, server, zone and tools"
+    )
+
+
+def test_control_characters(write: Callable[..., Path]) -> None:
+    path = write(VALID.replace("Weather Tools", "Weather\x07Tools"))
+    assert f"{path}:3:16: error: control character U+0007 is not allowed" in error_text(path)
 
 
 def test_oversized_file_is_refused_before_parsing(write: Callable[..., Path]) -> None:

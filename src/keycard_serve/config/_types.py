@@ -197,7 +197,7 @@ Port = Annotated[
     BeforeValidator(_decimal),
     BeforeValidator(_expand, json_schema_input_type=Union[_PortNumber, _Reference]),  # noqa: UP007
 ]
-ClientIdentifier = Annotated[str, AfterValidator(_printable), _EnvInput]
+ClientIdentifier = Annotated[str, _NonEmpty, AfterValidator(_printable), _EnvInput]
 Secret = Annotated[
     SecretStr,
     AfterValidator(_printable),

@@ -113,7 +113,7 @@ def parse_yaml(data: bytes) -> Document:
             f"control character U+{exc.character:04X} is not allowed",
             *_position(text, exc.position),
         ) from None
-    if root is None:
+    if root is None or _is_null(root):
         raise YamlError("file is empty; expected a mapping with version, server, zone and tools")
     if not isinstance(root, yaml.MappingNode):
         found = "a list" if isinstance(root, yaml.SequenceNode) else "a single value"

@@ -35,6 +35,10 @@ __all__ = ["ToolSpec", "resolve_tools"]
 
 T = TypeVar("T")
 
+_NO_CONTEXT = (
+    "has grants but no Context parameter; add `ctx: Context` (from fastmcp) to read its tokens"
+)
+
 
 @dataclass(frozen=True)
 class ToolSpec:
@@ -134,11 +138,6 @@ def _app_tool(
         elif tool.grants and callable(getattr(found, "fn", None)) and not _has_context(found.fn):
             findings.append(Finding(("tools", index, "name"), _NO_CONTEXT))
     return _spec(tool.name, tool, None)
-
-
-_NO_CONTEXT = (
-    "has grants but no Context parameter; add `ctx: Context` (from fastmcp) to read its tokens"
-)
 
 
 def _spec(name: str, tool: ToolConfig, function: Callable[..., Any] | None) -> ToolSpec:

@@ -160,7 +160,10 @@ class ClientSecretCredentials(_Model):
     @property
     def secret(self) -> SecretStr:
         """The client secret, from the environment or from the secret file."""
-        return self.client_secret or _file_value(self.client_secret_file)
+        if self.client_secret is not None:
+            return self.client_secret
+        assert self.client_secret_file is not None  # one of the two, by _one_secret
+        return self.client_secret_file.value
 
 
 class PrivateKeyJWTCredentials(_Model):
@@ -191,11 +194,6 @@ class PrivateKeyJWTCredentials(_Model):
     def private_key(self) -> SecretStr:
         """The PEM text of the private key."""
         return self.private_key_file.value
-
-
-def _file_value(secret_file: SecretFile | None) -> SecretStr:
-    assert secret_file is not None  # guaranteed by the model validator
-    return secret_file.value
 
 
 def _default_credentials_type(value: Any) -> Any:
