@@ -1,6 +1,8 @@
 """A sync tool with one grant, written exactly as the seed README's tools are.
 
 Served by ``configs/minimal.yaml``; the launcher grants it a token for the weather API.
+``grant`` runs sync tools in a worker thread with a context whose ``get_state`` is
+synchronous, so no ``await`` here.
 """
 
 from __future__ import annotations

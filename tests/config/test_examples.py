@@ -1,72 +1,60 @@
-"""The example tools read their tokens the seed README's way and return a result."""
+"""The example tools, served from their configs through the real ``grant`` decorator.
+
+This is the path the launcher takes: load a config, wrap each ToolSpec's function with its
+grants, register it. ``mock_access_context`` stands in for the token exchange.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-import pytest
-from fastmcp import Client
+from fastmcp import Client, FastMCP
 
+from keycard_serve import AuthProvider
+from keycard_serve.config import LoadedConfig, load_config
+from keycard_serve.testing import mock_access_context
 
-@dataclass
-class _Token:
-    access_token: str
-
-
-@dataclass
-class _AccessContext:
-    """Just the AccessContext methods the examples use."""
-
-    tokens: dict[str, str]
-    errors: dict[str, Any] = field(default_factory=dict)
-
-    def has_errors(self) -> bool:
-        return bool(self.errors)
-
-    def get_errors(self) -> dict[str, Any]:
-        return self.errors
-
-    def access(self, resource: str) -> _Token:
-        return _Token(self.tokens[resource])
+from .conftest import ENV
 
 
-class _SyncContext:
-    def __init__(self, state: _AccessContext) -> None:
-        self._state = state
-
-    def get_state(self, key: str) -> _AccessContext:
-        assert key == "keycardai"
-        return self._state
-
-
-class _AsyncContext(_SyncContext):
-    async def get_state(self, key: str) -> _AccessContext:  # type: ignore[override]
-        return super().get_state(key)
+def _serve(loaded: LoadedConfig) -> FastMCP:
+    server = loaded.config.server
+    zone = loaded.config.zone
+    provider = AuthProvider(zone_id=zone.id, zone_url=zone.url, mcp_base_url=server.base_url)
+    mcp = FastMCP(server.name)
+    for tool in loaded.tools:
+        assert tool.function is not None
+        granted = provider.grant(tool.grants)(tool.function)
+        mcp.tool(name=tool.name, description=tool.description)(granted)
+    return mcp
 
 
-def test_weather(in_repo: Path) -> None:
-    from examples.weather import WEATHER_API, forecast
+async def test_sync_and_async_examples_read_their_tokens(in_repo: Path) -> None:
+    mcp = _serve(load_config("configs/multi-resource.yaml", environ=ENV))
+    tokens = {
+        "https://api.weather.example/": "weather-token",
+        "https://calendar.example/": "calendar-token",
+        "https://mail.example/": "mail-token",
+    }
+    with mock_access_context(resource_tokens=tokens):
+        async with Client(mcp) as client:
+            forecast = await client.call_tool("forecast", {"city": "Oslo"})
+            sync = await client.call_tool("sync", {"days": 3})
+    assert forecast.data == "Forecast for Oslo: sunny (fetched with a 13-character token)"
+    assert sync.data == {"ok": True, "days": 3, "tokens": True}
 
-    ctx = _SyncContext(_AccessContext({WEATHER_API: "t" * 12}))
-    assert forecast(ctx, "Oslo") == "Forecast for Oslo: sunny (fetched with a 12-character token)"  # type: ignore[arg-type]
-    failed = _SyncContext(_AccessContext({}, {"error": "consent_required"}))
-    assert forecast(failed, "Oslo").startswith("Error: Failed to obtain access token")  # type: ignore[arg-type]
+
+async def test_examples_report_failed_exchanges(in_repo: Path) -> None:
+    mcp = _serve(load_config("configs/minimal.yaml", environ=ENV))
+    with mock_access_context(has_errors=True):
+        async with Client(mcp) as client:
+            result = await client.call_tool("forecast", {"city": "Oslo"})
+    assert result.data.startswith("Error: Failed to obtain access token")
 
 
-async def test_calendar(in_repo: Path) -> None:
-    from examples.calendar import CALENDAR_API, MAIL_API, sync_calendar
-
-    ctx = _AsyncContext(_AccessContext({CALENDAR_API: "c", MAIL_API: "m"}))
-    assert await sync_calendar(ctx, days=3) == {"ok": True, "days": 3, "tokens": True}  # type: ignore[arg-type]
-
-
-@pytest.mark.parametrize("tool", ["ping"])
-async def test_adopted_app_serves_its_plain_tools(in_repo: Path, tool: str) -> None:
-    from examples.adopt_app import mcp
-
-    async with Client(mcp) as client:
-        names = {listed.name for listed in await client.list_tools()}
-        assert names == {"search_docs", "ping"}
-        assert (await client.call_tool(tool, {})).data == "pong"
+async def test_adopted_app_serves_its_tools(in_repo: Path) -> None:
+    app = load_config("configs/adopt-app.yaml", environ=ENV).app
+    assert app is not None
+    async with Client(app) as client:
+        assert {tool.name for tool in await client.list_tools()} == {"search_docs", "ping"}
+        assert (await client.call_tool("ping", {})).data == "pong"
