@@ -54,6 +54,7 @@ __all__ = [
     "ZoneId",
     "ZoneURL",
     "check_tool_name",
+    "parse_boolean",
 ]
 
 _DECIMAL = re.compile(r"0|[1-9][0-9]*")
@@ -98,14 +99,15 @@ def _decimal(value: Any) -> Any:
     return int(value)
 
 
-def _boolean(value: Any) -> Any:
+def parse_boolean(value: Any) -> Any:
+    """True or False for the YAML 1.2 spellings of true and false; non-strings unchanged."""
+    if not isinstance(value, str):
+        return value
     if value in _TRUE:
         return True
     if value in _FALSE:
         return False
-    if isinstance(value, str):
-        raise ValueError("must be true or false (yes, no, on and off are not booleans here)")
-    return value
+    raise ValueError("must be true or false (yes, no, on and off are not booleans here)")
 
 
 def _secret(value: Any, info: ValidationInfo) -> Any:
@@ -190,7 +192,7 @@ _EnvInput = BeforeValidator(_expand, json_schema_input_type=str)
 Text = Annotated[str, _NonEmpty, BeforeValidator(_literal)]
 EnvText = Annotated[str, _NonEmpty, _EnvInput]
 Version = Annotated[Literal[1], BeforeValidator(_decimal)]
-Boolean = Annotated[bool, BeforeValidator(_boolean)]
+Boolean = Annotated[bool, BeforeValidator(parse_boolean)]
 Port = Annotated[
     int,
     Field(ge=1, le=65535),

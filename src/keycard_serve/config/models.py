@@ -42,6 +42,7 @@ from ._types import (
     Version,
     ZoneId,
     ZoneURL,
+    parse_boolean,
 )
 
 __all__ = [
@@ -67,8 +68,7 @@ class ServerConfig(_Model):
     name: EnvText
     """MCP server name, also the resource_name in the protected-resource metadata."""
     base_url: BaseURL
-    """Public URL clients use, e.g. https://mcp.example.com/ (http only for loopback or a dev
-    zone; no query, fragment or user info). ${VAR} allowed."""
+    """Public URL clients use; plain http only on loopback or with a dev zone. ${VAR} allowed."""
     host: EnvText | None = None
     """Interface to listen on; defaults to the host of base_url. ${VAR} allowed."""
     port: Port | None = None
@@ -104,13 +104,13 @@ class DevZoneConfig(_Model):
 
 
 def _dev_zone(value: Any) -> Any:
-    if value in (True, "true", "True", "TRUE"):
+    try:
+        value = parse_boolean(value)
+    except ValueError:
+        raise ValueError("must be true, false or a mapping of dev zone settings") from None
+    if value is True:
         return {}
-    if value in (False, "false", "False", "FALSE"):
-        return None
-    if isinstance(value, str):
-        raise ValueError("must be true, false or a mapping of dev zone settings")
-    return value
+    return None if value is False else value
 
 
 class ZoneConfig(_Model):
@@ -249,7 +249,9 @@ class ServeConfig(_Model):
     version: Version
     """Format version; always 1."""
     server: ServerConfig
+    """The MCP server: name, public URL, listening address."""
     zone: ZoneConfig
+    """The Keycard zone (or development zone) that issues the tokens."""
     credentials: Credentials | None = None
     """How the server authenticates to the zone; optional only with a dev zone."""
     app: ObjectRef | None = None
