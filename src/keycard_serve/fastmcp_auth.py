@@ -20,7 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .errors import DiscoveryError, TokenError
-from .urls import resource_url
+from .urls import resource_url, well_known_url
 
 if TYPE_CHECKING:
     from .provider import AuthProvider
@@ -43,6 +43,11 @@ class KeycardAuth(FastMCPAuthProvider):
     def set_mcp_path(self, mcp_path: str | None) -> None:
         super().set_mcp_path(mcp_path)
         self._audiences = self.provider.audiences(mcp_path)
+
+    @property
+    def resource_metadata_url(self) -> str:
+        """The absolute URL every challenge advertises (RFC 9728 path insertion)."""
+        return well_known_url(self._audiences[0], "oauth-protected-resource")
 
     async def verify_token(self, token: str) -> AccessToken | None:
         try:
@@ -115,8 +120,8 @@ class KeycardAuth(FastMCPAuthProvider):
             "authorization_servers": [await self._issuer()],
             "bearer_methods_supported": ["header"],
         }
-        if self.required_scopes:
-            document["scopes_supported"] = list(self.required_scopes)
+        if self.provider.scopes_supported:
+            document["scopes_supported"] = list(self.provider.scopes_supported)
         if self.provider.mcp_server_name:
             document["resource_name"] = self.provider.mcp_server_name
         return JSONResponse(document, headers=_CACHE)

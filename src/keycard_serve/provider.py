@@ -50,6 +50,7 @@ class AuthProvider:
         mcp_base_url: str,
         application_credential: ApplicationCredential | None = None,
         required_scopes: Sequence[str] | None = None,
+        scopes_supported: Sequence[str] | None = None,
         accepted_token_types: Sequence[str | None] = ("at+jwt",),
         leeway: float = 30.0,
         exchange_timeout: float = 10.0,
@@ -59,6 +60,8 @@ class AuthProvider:
         self.mcp_base_url = normalize_base_url(mcp_base_url)
         self.mcp_server_name = mcp_server_name
         self.required_scopes = list(required_scopes or ())
+        # Advertised in the protected-resource metadata; clients such as VS Code request all.
+        self.scopes_supported = list(dict.fromkeys(scopes_supported or self.required_scopes))
         if application_credential is not None and not isinstance(
             application_credential, ApplicationCredential
         ):

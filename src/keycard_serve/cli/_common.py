@@ -1,0 +1,35 @@
+"""What every command shares: loading a config or ending with a readable message."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from ..config import ConfigError, LoadedConfig, load_config
+from ..errors import KeycardServeError
+
+__all__ = ["EXIT_INVALID", "EXIT_OK", "EXIT_USAGE", "fail", "load_or_exit"]
+
+EXIT_OK = 0
+EXIT_INVALID = 1  # an invalid config, or a server that could not start
+EXIT_USAGE = 2  # typer's own code for a bad command line
+
+
+def fail(message: str, code: int = EXIT_INVALID) -> typer.Exit:
+    """Print ``message`` to stderr; return the ``Exit`` to raise."""
+    typer.echo(message, err=True)
+    return typer.Exit(code)
+
+
+def load_or_exit(path: Path, *, check_imports: bool = True) -> LoadedConfig:
+    """The loaded config, or exit 1 with every problem named by file, line and field."""
+    try:
+        loaded = load_config(path, check_imports=check_imports)
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
+    except KeycardServeError as exc:
+        raise fail(f"{path}: {exc.message}") from None
+    for warning in loaded.warnings:
+        typer.echo(warning.format_text(), err=True)
+    return loaded

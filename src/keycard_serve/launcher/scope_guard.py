@@ -1,0 +1,128 @@
+"""Per-tool inbound scopes, enforced as HTTP 403 ``insufficient_scope`` (MCP 2025-11-25).
+
+A ``tools/call`` travels in the body of ``POST /mcp``, so the scope check has to read the
+JSON-RPC message before the MCP transport does, then replay it untouched. The 403 carries
+``scope=`` so clients can step up authorization, and ``resource_metadata=`` as every
+challenge must.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+__all__ = ["ToolScopeGuard"]
+
+_MAX_PEEK = 4 * 1024 * 1024  # the MCP SDK refuses larger messages anyway
+
+
+class ToolScopeGuard:
+    """ASGI middleware: refuse ``tools/call`` for a tool whose scopes the token lacks."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        path: str,
+        required_scopes: Callable[[str], Sequence[str]],
+        challenge: Callable[[Sequence[str]], str],
+    ) -> None:
+        self.app = app
+        self.path = path.rstrip("/") or "/"
+        self.required_scopes = required_scopes
+        self.challenge = challenge
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        user = scope.get("user")
+        if (
+            scope["type"] != "http"
+            or scope["method"] != "POST"
+            or scope["path"].rstrip("/") != self.path
+            or not isinstance(user, AuthenticatedUser)
+        ):
+            await self.app(scope, receive, send)
+            return
+        body, messages = await _read_body(receive)
+        if body is None:
+            too_large = {"error": "invalid_request", "error_description": "body too large"}
+            await _respond(send, 413, too_large)
+            return
+        missing = self._missing(body, set(user.scopes))
+        if missing is None:
+            await self.app(scope, _replay(messages, receive), send)
+            return
+        description = "This tool needs scope: " + " ".join(missing)
+        await _respond(
+            send,
+            403,
+            {"error": "insufficient_scope", "error_description": description},
+            challenge=self.challenge(missing),
+        )
+
+    def _missing(self, body: bytes, granted: set[str]) -> list[str] | None:
+        """The scopes a tools/call in ``body`` needs that the token lacks, or None if fine."""
+        for name in _called_tools(body):
+            needed = list(self.required_scopes(name))
+            if not set(needed) <= granted:
+                return needed
+        return None
+
+
+def _called_tools(body: bytes) -> list[str]:
+    try:
+        message = json.loads(body)
+    except ValueError:
+        return []  # not ours to judge: the transport answers malformed JSON-RPC
+    messages = message if isinstance(message, list) else [message]
+    return [
+        m["params"]["name"]
+        for m in messages
+        if isinstance(m, dict)
+        and m.get("method") == "tools/call"
+        and isinstance(m.get("params"), dict)
+        and isinstance(m["params"].get("name"), str)
+    ]
+
+
+async def _read_body(receive: Receive) -> tuple[bytes | None, list[Message]]:
+    """The whole request body, or None past the cap (the MCP transport's own limit)."""
+    messages: list[Message] = []
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > _MAX_PEEK:
+            return None, messages
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks), messages
+
+
+def _replay(messages: list[Message], receive: Receive) -> Receive:
+    pending = list(messages)
+
+    async def replay() -> Message:
+        return pending.pop(0) if pending else await receive()
+
+    return replay
+
+
+async def _respond(
+    send: Send, status: int, body: dict[str, Any], *, challenge: str | None = None
+) -> None:
+    raw = json.dumps(body).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(raw)).encode())]
+    if challenge is not None:
+        headers.append((b"www-authenticate", challenge.encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": raw})

@@ -1,0 +1,138 @@
+"""Run a config: start the dev zone if any, build the server, print what is served, serve."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+import uvicorn
+from starlette.applications import Starlette
+
+from ..config import LoadedConfig
+from ..credentials import ClientSecret
+from ..devzone import DevZone
+from ..urls import normalize_base_url, resource_url
+from .assemble import build_provider, build_server, http_middleware
+from .dev import dev_zone_for
+from .runtime import Runtime, Snapshot
+
+__all__ = ["Served", "serve", "served_app"]
+
+logger = logging.getLogger("keycard_serve.launcher")
+
+
+@dataclass
+class Served:
+    """A built application and what it was built from."""
+
+    app: Starlette
+    runtime: Runtime
+    dev_zone: DevZone | None
+
+    @property
+    def mcp_url(self) -> str:
+        server = self.runtime.current.loaded.config.server
+        return resource_url(normalize_base_url(server.base_url), server.path)
+
+
+@contextlib.asynccontextmanager
+async def served_app(loaded: LoadedConfig) -> AsyncIterator[Served]:
+    """The ASGI app of ``loaded``, with its dev zone running for as long as the block lasts."""
+    async with contextlib.AsyncExitStack() as stack:
+        dev_zone = None
+        zone_url, credential = None, None
+        if loaded.config.zone.dev is not None:
+            dev_zone = await stack.enter_async_context(dev_zone_for(loaded).serve())
+            zone_url, credential = dev_zone.issuer, ClientSecret(dev_zone.server_client)
+        provider = build_provider(loaded, zone_url=zone_url, credential=credential)
+        stack.push_async_callback(provider.aclose)
+        runtime = Runtime(Snapshot.of(loaded, provider))
+        mcp = await build_server(loaded, runtime)
+        server = loaded.config.server
+        app = mcp.http_app(
+            path=server.path,
+            transport="sse" if server.transport == "sse" else "http",
+            stateless_http=server.stateless,
+            middleware=http_middleware(runtime, provider.get_remote_auth_provider()),
+        )
+        yield Served(app, runtime, dev_zone)
+
+
+async def serve(
+    loaded: LoadedConfig,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    log_level: str | None = None,
+    out: TextIO = sys.stdout,
+) -> None:
+    """Serve ``loaded`` until interrupted."""
+    server = loaded.config.server
+    async with served_app(loaded) as served:
+        print_banner(served, out)
+        config = uvicorn.Config(
+            served.app,
+            host=host or server.effective_host,
+            port=port or server.effective_port,
+            log_level=log_level or loaded.config.log_level,
+            timeout_graceful_shutdown=5,
+        )
+        await uvicorn.Server(config).serve()
+
+
+def print_banner(served: Served, out: TextIO) -> None:
+    """What is served, where, and with which grants; never a secret."""
+    snapshot = served.runtime.current
+    config = snapshot.loaded.config
+    zone = served.dev_zone.issuer if served.dev_zone else snapshot.provider.zone_url
+    lines = [
+        f"keycard-serve: {config.server.name}",
+        f"  MCP endpoint   {served.mcp_url}",
+        f"  zone           {zone}"
+        + ("  (development zone - not for production)" if served.dev_zone else ""),
+        "  tools:",
+    ]
+    for tool in snapshot.tools.values():
+        scopes = f"  [needs scope {' '.join(tool.scopes)}]" if tool.scopes else ""
+        lines.append(f"    {tool.name}{scopes}")
+        for grant in tool.grants:
+            requested = f"  (scope {' '.join(grant.scopes)})" if grant.scopes else ""
+            lines.append(f"      -> {grant.resource}{requested}")
+        if not tool.grants:
+            lines.append("      (no delegated access)")
+    if served.dev_zone is not None:
+        lines += _try_it(served, snapshot.loaded.path)
+    print("\n".join(lines), file=out, flush=True)
+
+
+def _try_it(served: Served, path: Path) -> list[str]:
+    """A copy-paste call of the first tool with a development token."""
+    try:
+        shown = path.relative_to(Path.cwd())
+    except ValueError:
+        shown = path
+    tool = next(iter(served.runtime.current.tools), "TOOL")
+    meta = (
+        '"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28",'
+        '"io.modelcontextprotocol/clientCapabilities":{}}'
+    )
+    body = (
+        f'{{"jsonrpc":"2.0","id":1,"method":"tools/call",'
+        f'"params":{{"name":"{tool}","arguments":{{}},{meta}}}}}'
+    )
+    return [
+        "",
+        f"  Token:   keycard-serve token {shown}",
+        f"  Try it:  curl -s {served.mcp_url} \\",
+        f'             -H "Authorization: Bearer $(keycard-serve token {shown})" \\',
+        "             -H 'Content-Type: application/json' "
+        "-H 'Accept: application/json, text/event-stream' \\",
+        "             -H 'MCP-Protocol-Version: 2026-07-28' "
+        f"-H 'Mcp-Method: tools/call' -H 'Mcp-Name: {tool}' \\",
+        f"             -d '{body}'",
+    ]
