@@ -1,0 +1,223 @@
+"""The command line as a user and a CI job see it: exit codes, messages, formats."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from typer.testing import CliRunner
+
+from keycard_serve.cli import app, main
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))
+ENV = {
+    "KEYCARD_ZONE_ID": "my-zone",
+    "KEYCARD_CLIENT_ID": "mcp-server",
+    "KEYCARD_CLIENT_SECRET": "s3cret-value-SENTINEL",
+    "KEYCARD_KEY_ID": "key-1",
+}
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def environment(monkeypatch, tmp_path):
+    for name, value in ENV.items():
+        monkeypatch.setenv(name, value)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    key_file = tmp_path / "key.pem"
+    key_file.write_bytes(pem)
+    key_file.chmod(0o600)
+    monkeypatch.setenv("KEYCARD_PRIVATE_KEY_FILE", str(key_file))
+    monkeypatch.setenv("KEYCARD_SERVE_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.chdir(ROOT)
+
+
+def write(tmp_path: Path, text: str, name: str = "config.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+BROKEN = """\
+version: 1
+server:
+  name: Broken
+  base_url: http://127.0.0.1:8000/
+zone:
+  url: http://127.0.0.1:9400
+  requird_scopes: [x]
+credentials:
+  client_id: id
+  client_secret: ${KEYCARD_CLIENT_SECRET}
+tools:
+  - function: examples.weather:forecast
+    grants: [https://api.example.com/#frag]
+"""
+
+
+def test_every_shipped_config_validates():
+    result = runner.invoke(app, ["validate", *map(str, CONFIGS)])
+    assert result.exit_code == 0, result.output
+    assert result.output.count(": valid") == len(CONFIGS)
+
+
+def test_an_invalid_config_exits_1_naming_file_line_and_field(tmp_path):
+    path = write(tmp_path, BROKEN)
+    result = runner.invoke(app, ["validate", str(path)])
+    assert result.exit_code == 1
+    assert re.search(rf"{re.escape(str(path))}:7:\d+.*zone\.requird_scopes", result.output)
+    assert "required_scopes" in result.output  # the did-you-mean hint
+    assert re.search(r":13:\d+.*tools\[0\]\.grants\[0\]", result.output)
+    assert "SENTINEL" not in result.output
+
+
+def test_usage_errors_exit_2():
+    assert runner.invoke(app, ["validate", "--format", "yaml", "x.yaml"]).exit_code == 2
+    assert runner.invoke(app, ["nonsense-command-option", "--bogus"]).exit_code == 2
+
+
+def test_json_format_is_machine_readable(tmp_path):
+    good, bad = CONFIGS[0], write(tmp_path, BROKEN)
+    result = runner.invoke(app, ["validate", "--format", "json", str(good), str(bad)])
+    assert result.exit_code == 1
+    report = json.loads(result.output)
+    assert report["valid"] is False
+    files = {Path(entry["file"]).name: entry for entry in report["files"]}
+    assert files[good.name]["valid"] is True
+    issues = files["config.yaml"]["issues"]
+    assert {issue["path"] for issue in issues} >= {"zone.requird_scopes"}
+    assert all(issue["line"] for issue in issues)
+
+
+def test_github_format_emits_workflow_annotations(tmp_path):
+    bad = write(tmp_path, BROKEN)
+    result = runner.invoke(app, ["validate", "--format", "github", str(bad)])
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert lines and all(line.startswith("::error file=") for line in lines)
+    assert any(f"file={bad},line=7," in line for line in lines)
+
+
+def test_a_missing_file_is_a_message_not_a_traceback(tmp_path):
+    result = runner.invoke(app, ["validate", str(tmp_path / "absent.yaml")])
+    assert result.exit_code == 1
+    assert "absent.yaml" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_schema_check_detects_drift(tmp_path):
+    committed = ROOT / "schemas" / "keycard-serve.schema.json"
+    ok = runner.invoke(app, ["schema", "--output", str(committed), "--check"])
+    assert ok.exit_code == 0, ok.output
+    stale = write(tmp_path, committed.read_text().replace('"version"', '"versoin"'), "s.json")
+    drift = runner.invoke(app, ["schema", "--output", str(stale), "--check"])
+    assert drift.exit_code == 1
+    assert "out of date" in drift.output
+
+
+def test_schema_is_printed_as_json():
+    result = runner.invoke(app, ["schema"])
+    assert json.loads(result.output)["title"]
+
+
+PLAN_OLD = """\
+version: 1
+server: {name: P, base_url: "http://127.0.0.1:8000/"}
+zone: {url: "http://127.0.0.1:9400", required_scopes: [mcp:tools]}
+credentials: {client_id: id, client_secret: "${KEYCARD_CLIENT_SECRET}"}
+tools:
+  - function: examples.weather:forecast
+    grants: [https://api.weather.example/]
+  - function: examples.calendar:sync_calendar
+    name: sync
+    scopes: [calendar:write]
+    grants:
+      - resource: https://mail.example/
+        scopes: [mail.read]
+"""
+
+PLAN_NEW = """\
+version: 1
+server: {name: P, base_url: "http://127.0.0.1:8000/"}
+zone: {url: "http://127.0.0.1:9400", required_scopes: [mcp:tools]}
+credentials: {client_id: id, client_secret: "${KEYCARD_CLIENT_SECRET}"}
+tools:
+  - function: examples.weather:forecast
+    grants: [https://api.weather.example/, https://maps.example/]
+  - function: examples.calendar:sync_calendar
+    name: sync
+    grants:
+      - resource: https://mail.example/
+        scopes: [mail.read, mail.send]
+"""
+
+
+def test_plan_prints_the_effective_table(tmp_path):
+    result = runner.invoke(app, ["plan", str(write(tmp_path, PLAN_OLD))])
+    assert result.exit_code == 0, result.output
+    rows = {line.split()[0]: line for line in result.output.splitlines()[1:] if line[:1] != " "}
+    assert "mcp:tools" in rows["forecast"] and "https://api.weather.example/" in rows["forecast"]
+    assert "calendar:write" in rows["sync"] and "https://mail.example/ (mail.read)" in rows["sync"]
+
+
+def test_plan_against_an_older_config_shows_what_widens(tmp_path):
+    old = write(tmp_path, PLAN_OLD, "old.yaml")
+    new = write(tmp_path, PLAN_NEW, "new.yaml")
+    result = runner.invoke(app, ["plan", str(new), "--against", str(old), "--json"])
+    assert result.exit_code == 0, result.output
+    changes = {(c["kind"], c["tool"], c["what"]) for c in json.loads(result.output)["changes"]}
+    assert changes == {
+        ("add", "forecast", "-> https://maps.example/"),
+        ("widen", "sync", "no longer requires scope calendar:write"),
+        ("widen", "sync", "https://mail.example/ scope +mail.send"),
+    }
+    gate = runner.invoke(app, ["plan", str(new), "--against", str(old), "--fail-on-widening"])
+    assert gate.exit_code == 1
+    assert "+ add    forecast: -> https://maps.example/" in gate.output
+    back = runner.invoke(app, ["plan", str(old), "--against", str(new), "--fail-on-widening"])
+    assert back.exit_code == 0
+    assert "- remove forecast: -> https://maps.example/" in back.output
+
+
+def test_token_needs_a_dev_zone(tmp_path):
+    result = runner.invoke(app, ["token", str(CONFIGS[0])])
+    assert result.exit_code == 1
+    assert "development zone" in result.output
+
+
+def test_token_from_the_dev_zone_is_for_this_server():
+    import jwt
+
+    result = runner.invoke(app, ["token", "configs/quickstart.yaml", "--user", "bob"])
+    assert result.exit_code == 0, result.output
+    claims = jwt.decode(result.output.strip(), options={"verify_signature": False})
+    assert (claims["sub"], claims["aud"]) == ("bob", "http://127.0.0.1:8000/mcp")
+    assert claims["scope"] == "calendar:write"
+
+
+def test_version_and_help_with_examples():
+    assert runner.invoke(app, ["--version"]).output.startswith("keycard-serve ")
+    for command in ["run", "dev", "validate", "plan", "schema", "token"]:
+        result = runner.invoke(app, [command, "--help"])
+        assert result.exit_code == 0
+        assert "Example" in result.output, command
+
+
+def test_a_bare_config_argument_means_run(monkeypatch, tmp_path):
+    calls = []
+    monkeypatch.setattr("sys.argv", ["keycard-serve", str(write(tmp_path, BROKEN))])
+    with pytest.raises(SystemExit) as raised:
+        main()
+    calls.append(raised.value.code)
+    assert calls == [1]  # it tried to run the (broken) config, rather than a usage error
