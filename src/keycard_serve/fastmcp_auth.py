@@ -36,13 +36,27 @@ class KeycardAuth(FastMCPAuthProvider):
     """A FastMCP ``AuthProvider`` backed by a keycard_serve ``AuthProvider``."""
 
     def __init__(self, provider: AuthProvider) -> None:
-        super().__init__(base_url=provider.mcp_base_url, required_scopes=provider.required_scopes)
+        super().__init__(
+            base_url=provider.mcp_base_url, required_scopes=list(provider.required_scopes)
+        )
         self.provider = provider
         self._audiences = provider.audiences(None)
 
     def set_mcp_path(self, mcp_path: str | None) -> None:
         super().set_mcp_path(mcp_path)
         self._audiences = self.provider.audiences(mcp_path)
+
+    def rebind(self, provider: AuthProvider) -> None:
+        """Serve from ``provider`` from the next request on (a config reload).
+
+        The base URL must not change: the routes and challenges built from it are fixed
+        for the life of the HTTP app. ``required_scopes`` is updated in place because
+        FastMCP's challenge middleware holds that very list.
+        """
+        if provider.mcp_base_url != self.provider.mcp_base_url:
+            raise ValueError("the base URL cannot change without a restart")
+        self.provider = provider
+        self.required_scopes[:] = provider.required_scopes
 
     @property
     def resource_metadata_url(self) -> str:

@@ -20,6 +20,13 @@ __all__ = ["dev_command", "run_command"]
 ConfigArg = Annotated[Path, typer.Argument(help="The keycard-serve YAML file.", show_default=False)]
 HostOpt = Annotated[Optional[str], typer.Option(help="Listen address (default: from base_url).")]  # noqa: UP045
 PortOpt = Annotated[Optional[int], typer.Option(help="Listen port (default: from base_url).")]  # noqa: UP045
+ReloadOpt = Annotated[
+    bool,
+    typer.Option(
+        "--reload",
+        help="Watch the config and the tools' modules; apply valid changes without a restart.",
+    ),
+]
 LogLevelOpt = Annotated[
     Optional[str],  # noqa: UP045
     typer.Option("--log-level", help="debug, info, warning, error (default: from the config)."),
@@ -31,16 +38,19 @@ def run_command(
     host: HostOpt = None,
     port: PortOpt = None,
     log_level: LogLevelOpt = None,
+    reload: ReloadOpt = False,
 ) -> None:
-    """Serve CONFIG over streamable HTTP until Ctrl-C.
+    """Serve CONFIG over streamable HTTP until Ctrl-C. SIGHUP reloads the config.
 
     Examples:
 
       keycard-serve configs/minimal.yaml
 
       keycard-serve run configs/minimal.yaml --port 9000 --log-level debug
+
+      keycard-serve run configs/minimal.yaml --reload   # apply edits without a restart
     """
-    _serve(load_or_exit(config), host, port, log_level)
+    _serve(load_or_exit(config), host, port, log_level, reload)
 
 
 def dev_command(
@@ -52,6 +62,7 @@ def dev_command(
     host: HostOpt = None,
     port: PortOpt = None,
     log_level: LogLevelOpt = None,
+    reload: ReloadOpt = False,
 ) -> None:
     """Serve CONFIG on an embedded development zone (loopback only, not for production).
 
@@ -74,15 +85,17 @@ def dev_command(
         accepted_token_types=loaded.config.zone.accepted_token_types,
     )
     with_dev_zone = replace(loaded, config=loaded.config.model_copy(update={"zone": zone}))
-    _serve(with_dev_zone, host, port, log_level)
+    _serve(with_dev_zone, host, port, log_level, reload)
 
 
-def _serve(loaded: LoadedConfig, host: str | None, port: int | None, log_level: str | None) -> None:
+def _serve(
+    loaded: LoadedConfig, host: str | None, port: int | None, log_level: str | None, reload: bool
+) -> None:
     level = (log_level or loaded.config.log_level).upper()
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLevelName(level)))
     try:
-        asyncio.run(serve(loaded, host=host, port=port, log_level=log_level))
+        asyncio.run(serve(loaded, host=host, port=port, log_level=log_level, reload=reload))
     except KeyboardInterrupt:
         pass
     except (KeycardServeError, OSError) as exc:

@@ -47,4 +47,3 @@ def token_command(
     zone = dev_zone_for(loaded)
     scopes = scope if scope is not None else advertised_scopes(loaded)
     typer.echo(zone.mint_access_token(user=user or dev.user, resource=audience, scopes=scopes))
-

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from fastmcp import FastMCP
-from fastmcp.tools import FunctionTool, Tool
 from starlette.middleware import Middleware
 
 from ..config import ClientSecretCredentials, LoadedConfig, ServeConfig
 from ..credentials import ApplicationCredential, ClientSecret, PrivateKeyJWT
 from ..errors import ConfigurationError
 from ..fastmcp_auth import KeycardAuth
-from ..grant import grant_decorator
 from ..provider import AuthProvider
 from .runtime import Runtime
 from .scope_guard import ToolScopeGuard
@@ -18,7 +15,6 @@ from .scope_guard import ToolScopeGuard
 __all__ = [
     "advertised_scopes",
     "build_provider",
-    "build_server",
     "credential_from",
     "http_middleware",
 ]
@@ -66,35 +62,6 @@ def build_provider(
         scopes_supported=advertised_scopes(loaded),
         accepted_token_types=zone.accepted_token_types,
     )
-
-
-async def build_server(loaded: LoadedConfig, runtime: Runtime) -> FastMCP:
-    """The FastMCP server of ``loaded``: a new one, or the adopted ``app:`` with auth added."""
-    auth = runtime.current.provider.get_remote_auth_provider()
-    if loaded.app is not None:
-        mcp = loaded.app
-        mcp.auth = auth
-        for spec in loaded.tools:
-            if spec.grants:
-                tool = await mcp.get_tool(spec.name)
-                if not isinstance(tool, FunctionTool):
-                    raise ConfigurationError(
-                        f"tool {spec.name!r} of the app is not a plain function tool; "
-                        "grants can only wrap functions",
-                        code="grant_target",
-                    )
-                wrapped = grant_decorator(runtime.binding(spec.name))(tool.fn)
-                mcp.local_provider.remove_tool(spec.name)
-                mcp.add_tool(tool.model_copy(update={"fn": wrapped}))
-        return mcp
-    mcp = FastMCP(loaded.config.server.name, auth=auth)
-    for spec in loaded.tools:
-        assert spec.function is not None  # function mode, imports checked by the loader
-        fn = spec.function
-        if spec.grants:
-            fn = grant_decorator(runtime.binding(spec.name))(fn)
-        mcp.add_tool(Tool.from_function(fn, name=spec.name, description=spec.description))
-    return mcp
 
 
 def http_middleware(runtime: Runtime, auth: KeycardAuth) -> list[Middleware]:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
+import signal
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -11,15 +13,21 @@ from pathlib import Path
 from typing import TextIO
 
 import uvicorn
+from fastmcp import FastMCP
 from starlette.applications import Starlette
 
 from ..config import LoadedConfig
 from ..credentials import ClientSecret
 from ..devzone import DevZone
 from ..urls import normalize_base_url, resource_url
-from .assemble import build_provider, build_server, http_middleware
+from .assemble import build_provider, http_middleware
 from .dev import dev_zone_for
+from .health import health_endpoint
+from .reload import Reloader
 from .runtime import Runtime, Snapshot
+from .sessions import SessionTracker
+from .tools import ToolRegistry
+from .watch import tool_directories, watch
 
 __all__ = ["Served", "serve", "served_app"]
 
@@ -28,10 +36,11 @@ logger = logging.getLogger("keycard_serve.launcher")
 
 @dataclass
 class Served:
-    """A built application and what it was built from."""
+    """A built application, what it was built from, and how to reload it."""
 
     app: Starlette
     runtime: Runtime
+    reloader: Reloader
     dev_zone: DevZone | None
 
     @property
@@ -52,15 +61,32 @@ async def served_app(loaded: LoadedConfig) -> AsyncIterator[Served]:
         provider = build_provider(loaded, zone_url=zone_url, credential=credential)
         stack.push_async_callback(provider.aclose)
         runtime = Runtime(Snapshot.of(loaded, provider))
-        mcp = await build_server(loaded, runtime)
+        auth = provider.get_remote_auth_provider()
+        sessions = SessionTracker()
+        mcp = loaded.app or FastMCP(loaded.config.server.name)
+        mcp.auth = auth
+        mcp.add_middleware(sessions)
+        registry = ToolRegistry(mcp, runtime)
+        if loaded.app is not None:
+            await registry.adopt()
+        registry.reconcile(loaded)
+        reloader = Reloader(
+            loaded,
+            runtime,
+            auth,
+            registry,
+            new_provider=build_provider,
+            announce=sessions.announce_tool_list_changed,
+        )
+        mcp.custom_route("/healthz", methods=["GET"])(health_endpoint(reloader.status))
         server = loaded.config.server
         app = mcp.http_app(
             path=server.path,
             transport="sse" if server.transport == "sse" else "http",
             stateless_http=server.stateless,
-            middleware=http_middleware(runtime, provider.get_remote_auth_provider()),
+            middleware=http_middleware(runtime, auth),
         )
-        yield Served(app, runtime, dev_zone)
+        yield Served(app, runtime, reloader, dev_zone)
 
 
 async def serve(
@@ -69,9 +95,10 @@ async def serve(
     host: str | None = None,
     port: int | None = None,
     log_level: str | None = None,
+    reload: bool = False,
     out: TextIO = sys.stdout,
 ) -> None:
-    """Serve ``loaded`` until interrupted."""
+    """Serve ``loaded`` until interrupted; reload on SIGHUP, and on file changes if asked."""
     server = loaded.config.server
     async with served_app(loaded) as served:
         print_banner(served, out)
@@ -82,7 +109,21 @@ async def serve(
             log_level=log_level or loaded.config.log_level,
             timeout_graceful_shutdown=5,
         )
-        await uvicorn.Server(config).serve()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(NotImplementedError, AttributeError):  # not on Windows
+            loop.add_signal_handler(
+                signal.SIGHUP, lambda: loop.create_task(served.reloader.reload())
+            )
+        tasks = []
+        if reload:
+            roots = tool_directories(loaded)
+            tasks.append(asyncio.create_task(watch(served.reloader, roots, stop)))
+        try:
+            await uvicorn.Server(config).serve()
+        finally:
+            stop.set()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def print_banner(served: Served, out: TextIO) -> None:

@@ -1,0 +1,44 @@
+"""Open MCP sessions, so a changed tool list can be announced to them.
+
+FastMCP has no broadcast: this middleware remembers each session it sees (weakly, so closed
+sessions vanish) and sends ``notifications/tools/list_changed`` to every one on request.
+Stateless (2026-07-28) connections have no session to notify; those clients list again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import weakref
+from typing import Any
+
+from fastmcp.server.middleware import Middleware, MiddlewareContext
+
+__all__ = ["SessionTracker"]
+
+logger = logging.getLogger("keycard_serve.reload")
+
+
+class SessionTracker(Middleware):
+    def __init__(self) -> None:
+        self._sessions: weakref.WeakSet[Any] = weakref.WeakSet()
+
+    async def on_request(self, context: MiddlewareContext, call_next):
+        ctx = context.fastmcp_context
+        if ctx is not None:
+            # No session for this request (stateless), or one that cannot be tracked.
+            with contextlib.suppress(RuntimeError, TypeError):
+                self._sessions.add(ctx.session)
+        return await call_next(context)
+
+    async def announce_tool_list_changed(self) -> int:
+        """Notify every open session; returns how many were reached."""
+        reached = 0
+        for session in list(self._sessions):
+            try:
+                await session.send_tool_list_changed()
+                reached += 1
+            except Exception:  # a closed or broken session: forget it
+                self._sessions.discard(session)
+        logger.info("told %d open session(s) that the tool list changed", reached)
+        return reached

@@ -1,0 +1,269 @@
+"""Hot reload against a running ``keycard-serve --reload`` with a connected client."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+from fastmcp import Client
+
+from tests.support.launcher import ROOT, launch
+from tests.support.servers import free_port
+
+A, B = "https://a.example/", "https://b.example/"
+
+TOOLS_MODULE = """\
+from fastmcp import Context
+
+VERSION = 1
+
+
+async def grants_seen(ctx: Context) -> list[str]:
+    access = await ctx.get_state("keycardai")
+    return sorted(access.get_successful_resources())
+
+
+def version() -> int:
+    return VERSION
+"""
+
+CONFIG = """\
+version: 1
+server:
+  name: Reloading
+  base_url: {base_url}
+zone:
+  dev: {{port: {dev_port}}}
+tools:
+  - function: reload_tools:grants_seen
+    grants: [{grant}]
+  - function: reload_tools:version
+{extra}"""
+
+
+class Server:
+    """A running --reload launcher plus helpers to edit its config the way users do."""
+
+    def __init__(self, launched, directory: Path, env: dict[str, str], dev_port: int) -> None:
+        self.launched = launched
+        self.directory = directory
+        self.config = directory / "keycard-serve.yaml"
+        self.env = env
+        self.dev_port = dev_port
+
+    def text(self, grant: str = A, extra: str = "") -> str:
+        return CONFIG.format(
+            base_url=self.launched.base_url, dev_port=self.dev_port, grant=grant, extra=extra
+        )
+
+    def save(self, text: str) -> None:
+        """An editor's atomic save: write a temporary file, then rename it over the config."""
+        temporary = self.config.with_name(".keycard-serve.yaml.tmp")
+        temporary.write_text(text)
+        os.replace(temporary, self.config)
+
+    def health(self) -> dict:
+        return httpx.get(self.launched.base_url + "healthz").json()
+
+    def wait_for(self, condition: Callable[[dict], bool], what: str) -> dict:
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            health = self.health()
+            if condition(health):
+                return health
+            time.sleep(0.05)
+        raise AssertionError(
+            f"timed out waiting for {what}: {self.health()}\n{self.launched.log()}"
+        )
+
+    def apply(self, text: str) -> dict:
+        self.save(text)
+        return self.wait_until_serving(text)
+
+    def wait_until_serving(self, text: str) -> dict:
+        digest = hashlib.sha256(text.encode()).hexdigest()
+        return self.wait_for(lambda h: h["config"]["sha256"] == digest, "the config to apply")
+
+    def wait_for_error(self, *fragments: str) -> str:
+        health = self.wait_for(
+            lambda h: all(f in (h["last_reload_error"] or "") for f in fragments),
+            f"a reload error mentioning {fragments}",
+        )
+        return health["last_reload_error"]
+
+    def token(self) -> str:
+        return subprocess.run(
+            [sys.executable, "-m", "keycard_serve", "token", str(self.config)],
+            cwd=ROOT,
+            env={**os.environ, **self.env},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+
+
+def start(tmp: Path, *extra_args: str):
+    base_url = f"http://127.0.0.1:{free_port()}/"
+    dev_port = free_port()
+    (tmp / "reload_tools.py").write_text(TOOLS_MODULE)
+    config = tmp / "keycard-serve.yaml"
+    config.write_text(CONFIG.format(base_url=base_url, dev_port=dev_port, grant=A, extra=""))
+    env = {"KEYCARD_SERVE_STATE_DIR": str(tmp / "state")}
+    return (
+        launch([str(config), *extra_args], base_url=base_url, env=env, log_path=tmp / "log.txt"),
+        env,
+        dev_port,
+    )
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("reload")
+    context, env, dev_port = start(tmp, "--reload")
+    with context as launched:
+        yield Server(launched, tmp, env, dev_port)
+
+
+@pytest.fixture
+def reloading(server):
+    """Each test starts from the initial config, and leaves a serving server behind."""
+    server.apply(server.text())
+    yield server
+
+
+async def test_a_grant_change_reaches_the_next_call_on_the_same_session(reloading):
+    async with Client(reloading.launched.mcp_url, auth=reloading.token(), mode="legacy") as client:
+        before = await client.call_tool("grants_seen", {})
+        reloading.apply(reloading.text(grant=B))
+        after = await client.call_tool("grants_seen", {})
+    assert (before.data, after.data) == ([A], [B])
+
+
+@pytest.mark.parametrize(
+    ("broken", "expected"),
+    [
+        ("version: 1\nserver: [unclosed\n", ("keycard-serve.yaml:", "invalid YAML")),
+        (None, ("keycard-serve.yaml:", "zone.requird_scopes")),
+        (None, ("reload_tools", "nope")),
+        (None, ("MISSING_VARIABLE",)),
+    ],
+    ids=["yaml", "schema", "import", "variable"],
+)
+async def test_a_bad_edit_keeps_the_last_good_config_serving(reloading, broken, expected):
+    token = reloading.token()
+    good = reloading.text(grant=B)
+    reloading.apply(good)
+    if broken is None:
+        broken = {
+            "zone.requird_scopes": good.replace("zone:\n", "zone:\n  requird_scopes: [x]\n"),
+            "nope": good.replace("reload_tools:version", "reload_tools:nope"),
+            "MISSING_VARIABLE": good.replace("name: Reloading", "name: ${MISSING_VARIABLE}"),
+        }[expected[-1]]
+    reloading.save(broken)
+    error = reloading.wait_for_error(*expected)
+    assert "Traceback" not in error
+    async with Client(reloading.launched.mcp_url, auth=token) as client:
+        still = await client.call_tool("grants_seen", {})
+    assert still.data == [B]
+    reloading.apply(good.replace(B, A))  # fixing the file applies it at once
+    assert reloading.health()["last_reload_error"] is None
+
+
+async def test_a_half_written_file_is_picked_up_once_complete(reloading):
+    text = reloading.text(grant=B)
+    with reloading.config.open("w") as file:  # a non-atomic writer, caught mid-way
+        file.write(text[: len(text) // 2])
+        file.flush()
+        time.sleep(0.8)
+        file.write(text[len(text) // 2 :])
+    reloading.wait_until_serving(text)
+    async with Client(reloading.launched.mcp_url, auth=reloading.token()) as client:
+        assert (await client.call_tool("grants_seen", {})).data == [B]
+
+
+async def test_twenty_quick_saves_end_on_the_last(reloading):
+    resources = [f"https://r{i}.example/" for i in range(20)]
+    for resource in resources:
+        reloading.save(reloading.text(grant=resource))
+        time.sleep(0.01)
+    reloading.wait_until_serving(reloading.text(grant=resources[-1]))
+    async with Client(reloading.launched.mcp_url, auth=reloading.token()) as client:
+        assert (await client.call_tool("grants_seen", {})).data == [resources[-1]]
+
+
+async def test_an_edited_tool_module_is_reimported(reloading):
+    module = reloading.directory / "reload_tools.py"
+    async with Client(reloading.launched.mcp_url, auth=reloading.token()) as client:
+        assert (await client.call_tool("version", {})).data == 1
+        module.write_text(TOOLS_MODULE.replace("VERSION = 1", "VERSION = 2"))
+        try:
+            deadline = time.monotonic() + 15
+            seen = 1
+            while seen == 1 and time.monotonic() < deadline:
+                seen = (await client.call_tool("version", {})).data
+                await asyncio.sleep(0.05)
+        finally:
+            module.write_text(TOOLS_MODULE)
+    assert seen == 2
+    assert "tools replaced: grants_seen version" in reloading.launched.log()
+
+
+async def test_open_sessions_hear_that_the_tool_list_changed(reloading):
+    heard = []
+
+    async def on_message(message) -> None:
+        if getattr(message, "root", message).__class__.__name__ == "ToolListChangedNotification":
+            heard.append(message)
+
+    async with Client(
+        reloading.launched.mcp_url,
+        auth=reloading.token(),
+        mode="legacy",
+        message_handler=on_message,
+    ) as client:
+        await client.call_tool("grants_seen", {})
+        extra = "  - function: reload_tools:version\n    name: version_again\n"
+        reloading.apply(reloading.text(extra=extra))
+        tools = {tool.name for tool in await client.list_tools()}
+        deadline = time.monotonic() + 5
+        while not heard and time.monotonic() < deadline:
+            await client.ping()
+    assert "version_again" in tools
+    assert heard
+
+
+def test_a_port_change_asks_for_a_restart_and_applies_the_rest(reloading):
+    text = reloading.text(grant=B).replace("zone:", "  port: 1\nzone:", 1)
+    reloading.apply(text)
+    assert "restart keycard-serve to apply it" in reloading.launched.log()
+    assert httpx.get(reloading.launched.base_url + "healthz").status_code == 200
+
+
+async def test_sighup_reloads_without_watching(tmp_path):
+    context, env, dev_port = start(tmp_path)
+    with context as launched:
+        server = Server(launched, tmp_path, env, dev_port)
+        text = server.text(grant=B)
+        server.config.write_text(text)
+        time.sleep(0.5)
+        assert server.health()["config"]["reloads"] == 0  # no watching without --reload
+        launched.process.send_signal(signal.SIGHUP)
+        server.wait_until_serving(text)
+        async with Client(launched.mcp_url, auth=server.token()) as client:
+            assert (await client.call_tool("grants_seen", {})).data == [B]
+
+
+def test_healthz_needs_no_token_and_shows_no_secret(reloading):
+    health = reloading.health()
+    assert health["status"] == "ok"
+    assert len(health["config"]["sha256"]) == 64
+    assert "secret" not in str(health).lower()
