@@ -144,3 +144,18 @@ def test_an_unreachable_zone_gives_503_not_404_and_prm_still_answers():
     assert metadata.json()["error"] == "temporarily_unavailable"
     assert prm.status_code == 200
     assert prm.json()["authorization_servers"] == ["http://127.0.0.1:9"]
+
+
+def test_forwarded_headers_cannot_change_the_advertised_urls(server):
+    # Behind a reverse proxy the configured base URL is the truth: a spoofed Host or
+    # X-Forwarded-* header must not redirect clients (or their tokens) elsewhere.
+    spoofed = {
+        "Host": "evil.example",
+        "X-Forwarded-Host": "evil.example",
+        "X-Forwarded-Proto": "https",
+    }
+    prm = httpx.get(server.base_url + ".well-known/oauth-protected-resource/mcp", headers=spoofed)
+    challenge = httpx.post(server.mcp_url, headers=spoofed, json={}).headers["www-authenticate"]
+    assert prm.json()["resource"] == server.mcp_url
+    assert "evil.example" not in challenge
+    assert server.base_url in challenge
