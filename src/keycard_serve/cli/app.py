@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from .._version import __version__
-from . import plan, run, schema, token, validate
+from . import doctor, plan, run, schema, token, validate
 
 __all__ = ["app"]
 
@@ -47,3 +47,4 @@ app.command("validate", no_args_is_help=True)(validate.validate_command)
 app.command("plan", no_args_is_help=True)(plan.plan_command)
 app.command("schema")(schema.schema_command)
 app.command("token", no_args_is_help=True)(token.token_command)
+app.command("doctor", no_args_is_help=True)(doctor.doctor_command)
