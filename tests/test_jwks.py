@@ -6,12 +6,11 @@ import asyncio
 import contextlib
 import math
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-import pytest_asyncio
 from jwt.algorithms import RSAAlgorithm
 
 from keycard_serve._http import ClientPool
@@ -51,14 +50,6 @@ def host(served: JWKSHost) -> Iterator[JWKSHost]:
     served.reset({"keys": [RSA_1, EC_1]})
     yield served
     served.reset()
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def pool() -> AsyncIterator[ClientPool]:
-    """One pooled client for the module: creating one costs more than a loopback fetch."""
-    pool = ClientPool()
-    yield pool
-    await pool.aclose()
 
 
 @pytest.fixture

@@ -9,12 +9,11 @@ import hmac
 import logging
 import math
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import jwt
 import pytest
-import pytest_asyncio
 from cryptography.hazmat.primitives import serialization
 
 from keycard_serve._http import ClientPool
@@ -93,14 +92,6 @@ def host(served: JWKSHost) -> Iterator[JWKSHost]:
     served.reset(JWKS)
     yield served
     served.reset()
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def pool() -> AsyncIterator[ClientPool]:
-    """One pooled client for the module: creating one costs more than a loopback fetch."""
-    pool = ClientPool()
-    yield pool
-    await pool.aclose()
 
 
 @pytest.fixture

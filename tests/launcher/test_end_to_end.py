@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+from pathlib import Path
 
 import httpx
 import pytest
@@ -37,15 +38,19 @@ tools:
 """
 
 
-@pytest.fixture(scope="module")
-def server(authserver, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("e2e")
+def launch_config(authserver, tmp: Path):
+    """``keycard-serve CONFIG`` on a free port, its zone the test authorization server."""
     base_url = f"http://127.0.0.1:{free_port()}/"
     config = tmp / "keycard-serve.yaml"
     config.write_text(CONFIG.format(base_url=base_url, issuer=authserver.issuer))
     client_id, secret = authserver.clients["mcp-server"]
     env = {"TEST_CLIENT_ID": client_id, "TEST_CLIENT_SECRET": secret}
-    with launch([str(config)], base_url=base_url, env=env, log_path=tmp / "log.txt") as running:
+    return launch([str(config)], base_url=base_url, env=env, log_path=tmp / "log.txt")
+
+
+@pytest.fixture(scope="module")
+def server(authserver, tmp_path_factory):
+    with launch_config(authserver, tmp_path_factory.mktemp("e2e")) as running:
         yield running
 
 
@@ -112,12 +117,7 @@ def test_prm_advertises_every_scope_a_client_may_need(server):
 
 
 def test_ctrl_c_stops_it_cleanly(authserver, tmp_path):
-    base_url = f"http://127.0.0.1:{free_port()}/"
-    config = tmp_path / "c.yaml"
-    config.write_text(CONFIG.format(base_url=base_url, issuer=authserver.issuer))
-    client_id, secret = authserver.clients["mcp-server"]
-    env = {"TEST_CLIENT_ID": client_id, "TEST_CLIENT_SECRET": secret}
-    with launch([str(config)], base_url=base_url, env=env, log_path=tmp_path / "l") as running:
+    with launch_config(authserver, tmp_path) as running:
         running.process.send_signal(signal.SIGINT)
         assert running.process.wait(timeout=10) == 0
     assert "Traceback" not in running.log()
