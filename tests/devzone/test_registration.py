@@ -44,9 +44,11 @@ async def test_confidential_client_gets_a_secret(http: httpx.AsyncClient) -> Non
         ["https://claude.ai/api/mcp/auth_callback"],  # Claude connectors
         ["http://localhost:6274/oauth/callback"],  # MCP Inspector
         ["http://[::1]:9999/cb"],
+        ["cursor://anysphere.cursor-retrieval/oauth/user-keycard/callback"],  # Cursor
+        ["com.example.app:/oauth2redirect"],  # RFC 8252 reverse-domain scheme
     ],
 )
-async def test_accepts_loopback_http_and_https_redirects(
+async def test_accepts_loopback_http_https_and_app_scheme_redirects(
     http: httpx.AsyncClient, redirect_uris: list[str]
 ) -> None:
     client = await register(http, redirect_uris=redirect_uris)
@@ -60,6 +62,9 @@ async def test_accepts_loopback_http_and_https_redirects(
         "http://192.168.1.5:8080/cb",
         "https://app.example.com/cb#fragment",
         "javascript:alert(1)",
+        "data:text/html,hi",
+        "file:///etc/passwd",
+        "cursor://app/cb#fragment",
         "http://127.0.0.1:notaport/cb",
         "/relative/callback",
     ],

@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..errors import ConfigurationError
 from ._loopback import is_https_or_loopback_url
 from ._oauth import OAuthError
 from ._state import write_atomic, write_once
+
+_PRIVATE_SCHEME = re.compile(r"[a-z][a-z0-9+.-]*")
+# Schemes a browser would execute or read locally instead of handing to an app.
+_NEVER_REDIRECT_SCHEMES = frozenset(
+    {"http", "https", "javascript", "data", "file", "vbscript", "about", "blob", "ftp", "ws", "wss"}
+)
 
 __all__ = [
     "AUTH_METHODS",
@@ -199,12 +207,23 @@ def _strings(metadata: Mapping[str, Any], name: str, *, default: list[str]) -> l
 
 
 def _check_redirect_uri(uri: str) -> None:
-    if not is_https_or_loopback_url(uri):
+    if not (is_https_or_loopback_url(uri) or _is_private_use_uri(uri)):
         raise OAuthError(
             "invalid_redirect_uri",
-            f"redirect URI {uri!r} must be https, or http on 127.0.0.1/localhost/[::1], "
-            "without a fragment",
+            f"redirect URI {uri!r} must be https, http on 127.0.0.1/localhost/[::1], or an "
+            "app's own scheme (cursor://...), without a fragment",
         )
+
+
+def _is_private_use_uri(uri: str) -> bool:
+    """RFC 8252 section 7.1 redirects of native apps, such as Cursor's ``cursor://...``."""
+    parts = urlsplit(uri)
+    return (
+        _PRIVATE_SCHEME.fullmatch(parts.scheme) is not None
+        and parts.scheme not in _NEVER_REDIRECT_SCHEMES
+        and not parts.fragment
+        and bool(parts.netloc or parts.path)
+    )
 
 
 def _bad_metadata(description: str) -> OAuthError:
