@@ -6,7 +6,6 @@ and share one pooled HTTP client, one JWKS cache and one exchanged-token cache.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -20,14 +19,13 @@ from .discovery import AuthorizationServerMetadata, ZoneDiscovery
 from .errors import ConfigurationError
 from .exchange import TokenExchanger
 from .exchange_cache import ExchangeCache
+from .fastmcp_auth import KeycardAuth
 from .grant import grant_decorator
 from .jwks import RemoteJWKSet
 from .urls import normalize_base_url, resolve_zone_url, resource_url
 from .verifier import JWTVerifier, VerifiedToken
 
 __all__ = ["AuthProvider"]
-
-logger = logging.getLogger("keycard_serve")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -87,7 +85,7 @@ class AuthProvider:
             deadline=exchange_timeout,
         )
         self._delegator = Delegator(exchanger, self._cache)
-        self._remote_auth: Any = None
+        self._remote_auth: KeycardAuth | None = None
 
     def grant(
         self,
@@ -110,11 +108,9 @@ class AuthProvider:
         """Exchange the caller's token for every grant (what a granted tool call does)."""
         return await self._delegator.access_for(subject_token, expires_at, grants)
 
-    def get_remote_auth_provider(self):
+    def get_remote_auth_provider(self) -> KeycardAuth:
         """The FastMCP auth provider for ``FastMCP(auth=...)``; the same object every time."""
         if self._remote_auth is None:
-            from .fastmcp_auth import KeycardAuth
-
             self._remote_auth = KeycardAuth(self)
         return self._remote_auth
 
@@ -141,15 +137,6 @@ class AuthProvider:
     def audiences(self, mcp_path: str | None) -> tuple[str, ...]:
         """The audiences this server accepts: the MCP endpoint URL and the base URL."""
         return tuple(dict.fromkeys((resource_url(self.mcp_base_url, mcp_path), self.mcp_base_url)))
-
-    def reset(self) -> None:
-        """Forget discovery, keys and exchanged tokens (the zone or credentials changed)."""
-        self._discovery.clear()
-        if self._jwks is not None:
-            self._jwks.clear()
-        self._jwks = None
-        self._verifiers = {}
-        self._cache.clear()
 
     async def aclose(self) -> None:
         """Close the pooled HTTP client of the running event loop."""
