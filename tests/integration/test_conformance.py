@@ -126,8 +126,12 @@ async def test_private_key_jwt_credential(authserver):
     with serve_mcp(build_server(authserver, credential)) as running:
         user_token = authserver.user_token("alice", running.mcp_url)
         async with Client(running.mcp_url, auth=user_token) as client:
-            first = await client.call_tool("partly_denied", {})
-    assert first.data["ok"] == [MAIL]
+            # Two concurrent exchanges: the zone refuses a replayed assertion (jti), so both
+            # succeeding shows each request signs a fresh one.
+            result = await client.call_tool("read_both", {})
+    assert result.data["status"] == "success"
+    mail = claims(result.data["tokens"][MAIL], authserver)
+    assert mail["act"] == {"sub": authserver.pkjwt_client_id}
 
 
 async def test_form_encoded_client_secret_with_special_characters(authserver):
