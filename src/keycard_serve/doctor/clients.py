@@ -77,40 +77,36 @@ class ClientProfile:
 
 
 _SPEC_PRM = (HEADER, WellKnown(PRM, Where.inserted), WellKnown(PRM, Where.root))
-# TS SDK 1.x buildDiscoveryUrls (src/client/auth.ts): RFC 8414 inserted, RFC 8414 at the root,
-# then OIDC inserted and appended. The 2.x rewrite dropped the root candidate.
-_TS_AS = (
-    WellKnown(OAUTH_AS, Where.inserted),
-    WellKnown(OAUTH_AS, Where.root),
-    WellKnown(OIDC, Where.inserted),
-    WellKnown(OIDC, Where.appended),
-)
-# MCP 2025-11-25, Python SDK build_oauth_authorization_server_metadata_discovery_urls, VS Code
-# fetchAuthorizationServerMetadata: no root candidate for an issuer with a path.
+# MCP 2025-11-25; TS SDK 2.x buildDiscoveryUrls; Python SDK
+# build_oauth_authorization_server_metadata_discovery_urls; VS Code
+# fetchAuthorizationServerMetadata. For a root issuer: RFC 8414, then OIDC, at the root.
 _SPEC_AS = (
     WellKnown(OAUTH_AS, Where.inserted),
     WellKnown(OIDC, Where.inserted),
     WellKnown(OIDC, Where.appended),
 )
-# What Cursor requested on the MCP origin in the 0.9.0 README's Troubleshooting log.
-_CURSOR_LEGACY = (
-    WellKnown(PRM, Where.appended),
+# TS SDK 1.x buildDiscoveryUrls also tried RFC 8414 at the root for an issuer with a path.
+_TS1_AS = (
     WellKnown(OAUTH_AS, Where.inserted),
     WellKnown(OAUTH_AS, Where.root),
     WellKnown(OIDC, Where.inserted),
     WellKnown(OIDC, Where.appended),
 )
+# Cursor's 404s in the 0.9.0 README's Troubleshooting log: the appended PRM, then the 1.x order
+# with the MCP URL taken as the issuer (the 2025-03-26 fallback when no PRM is found).
+_CURSOR_LEGACY = (WellKnown(PRM, Where.appended), *_TS1_AS)
 _TS_SOURCES = (
-    "typescript-sdk src/client/auth.ts (extractWWWAuthenticateParams, "
-    "discoverMetadataWithFallback, selectResourceURL, buildDiscoveryUrls, startAuthorization); "
-    "src/shared/auth-utils.ts checkResourceAllowed"
+    "typescript-sdk packages/client/src/client/auth.ts, 1.x src/client/auth.ts "
+    "(extractWWWAuthenticateParams, discoverMetadataWithFallback, selectResourceURL, "
+    "buildDiscoveryUrls, discoverAuthorizationServerMetadata issuer check, "
+    "startAuthorization S256); shared auth-utils.ts checkResourceAllowed"
 )
 _TS = {
     "prm_order": _SPEC_PRM,
     "header_only": True,
     "resource_rule": prefix_match,
     "resource_rule_name": "same origin and path prefix (TS SDK checkResourceAllowed)",
-    "as_order": _TS_AS,
+    "as_order": _SPEC_AS,
     "fallback": Fallback.client_errors,
     "registration": Registration.dcr_or_cimd,
 }
@@ -186,7 +182,7 @@ CLIENTS: tuple[ClientProfile, ...] = (
             "IBM/mcp-context-forge #3535 / PR #3715; otherwise the TS SDK order, unverified"
         ),
         legacy=_CURSOR_LEGACY,
-        **{**_TS, "registration": Registration.dcr},
+        **{**_TS, "as_order": _TS1_AS, "registration": Registration.dcr},
     ),
     ClientProfile(
         name="python-sdk",

@@ -185,15 +185,18 @@ class _Replay:
                 "(mcp_base_url) to the public URL clients are given"
             )
         else:
-            fix = f'serve "resource": "{self.url}" (the MCP endpoint URL clients are given)'
+            fix = (
+                f'serve "resource": "{self.url}" in the PRM, or, if {resource} is the MCP '
+                "endpoint, give clients that URL"
+            )
         self.check(
             "prm-resource",
             acceptable,
             f"resource {resource} accepted for {self.url}"
             if acceptable
             else (
-                f"resource in metadata ({resource}) does not match the URL the client was "
-                f"given ({self.url}); the rule: {self.profile.resource_rule_name}"
+                "resource in metadata does not match the URL the client was given: "
+                f"{resource} for {self.url}; the rule: {self.profile.resource_rule_name}"
             ),
             fix,
         )
