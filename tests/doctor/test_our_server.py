@@ -6,6 +6,7 @@ oidc-provider test server has none, and the doctor says so and nothing else.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +25,7 @@ from tests.support.servers import free_port, serve_asgi
 runner = CliRunner()
 
 
+@contextlib.contextmanager
 def _serve_ours(zone_url: str) -> Iterator[RunningServer]:
     def build(base_url: str) -> FastMCP:
         provider = AuthProvider(
@@ -47,7 +49,8 @@ def zone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevZone]:
 
 @pytest.fixture(scope="module")
 def server(zone: DevZone) -> Iterator[RunningServer]:
-    yield from _serve_ours(zone.issuer)
+    with _serve_ours(zone.issuer) as running:
+        yield running
 
 
 async def test_every_client_passes(server):
@@ -188,7 +191,7 @@ def test_an_unreachable_server_fails_every_client():
 
 def test_with_oidc_provider_only_registration_fails(authserver):
     """oidc-provider as configured for the tests has no registration endpoint."""
-    for running in _serve_ours(authserver.issuer):
+    with _serve_ours(authserver.issuer) as running:
         result = runner.invoke(app, ["doctor", running.mcp_url, "--format", "json"])
     assert result.exit_code == 1
     failures = {

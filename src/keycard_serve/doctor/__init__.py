@@ -7,7 +7,7 @@ replays every selected one without credentials and returns their requests and ch
 
 from __future__ import annotations
 
-from .clients import CLIENTS, ClientProfile, client_names
+from .clients import CLIENTS, ClientProfile
 from .replay import diagnose
 from .report import render_json, render_text, to_dict
 from .results import Check, ClientReport, Diagnosis
@@ -18,7 +18,6 @@ __all__ = [
     "ClientProfile",
     "ClientReport",
     "Diagnosis",
-    "client_names",
     "diagnose",
     "render_json",
     "render_text",

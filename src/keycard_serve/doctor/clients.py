@@ -22,7 +22,7 @@ from .locations import (
     prefix_match,
 )
 
-__all__ = ["CLIENTS", "HEADER", "ClientProfile", "Fallback", "Registration", "client_names"]
+__all__ = ["CLIENTS", "HEADER", "ClientProfile", "Fallback", "Registration"]
 
 HEADER = "header"
 """In a PRM lookup order: the ``resource_metadata`` URL of the 401's ``WWW-Authenticate``."""
@@ -201,7 +201,3 @@ CLIENTS: tuple[ClientProfile, ...] = (
         registration=Registration.dcr_or_cimd,
     ),
 )
-
-
-def client_names() -> list[str]:
-    return [profile.name for profile in CLIENTS]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import anyio
 import httpx
@@ -48,7 +49,7 @@ class Exchange:
             return self.note
         if isinstance(self.body, dict):
             error = self.body.get("error")
-            if isinstance(error, str) and error.isidentifier():
+            if isinstance(error, str) and error.isidentifier() and len(error) <= 40:
                 return f"JSON error {error}"
             return f"JSON object, {len(self.body)} members"
         kind = self.headers.get("content-type", "no content-type").split(";")[0]
@@ -105,7 +106,9 @@ class Probe:
         except httpx.HTTPError as exc:
             return Exchange(method, url, None, note=f"failed: {type(exc).__name__}")
         if response.is_redirect:
-            note = f"redirect to {response.headers.get('location', '?')}, not followed"
+            note = (
+                f"redirect to {_without_query(response.headers.get('location', '?'))}, not followed"
+            )
         else:
             note = "body over 256 KiB, not read" if raw is None else ""
         return Exchange(
@@ -181,3 +184,9 @@ def _json(raw: bytes | None) -> Any:
         return json.loads(raw)
     except ValueError:
         return None
+
+
+def _without_query(url: str) -> str:
+    """A URL fit for a report: a query or fragment might carry a code or a token."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))

@@ -7,11 +7,13 @@ the resource rule, CORS, older URLs — the ``ClientProfile`` says so.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
 import httpx
 
+from .._version import __version__
 from .clients import CLIENTS, HEADER, ClientProfile
 from .locations import PRM, WellKnown, Where, is_absolute_http, normalized, origin
 from .probe import MCP_PROTOCOL_VERSION, Exchange, Probe, Trace
@@ -29,7 +31,7 @@ _INITIALIZE = {
     "params": {
         "protocolVersion": MCP_PROTOCOL_VERSION,
         "capabilities": {},
-        "clientInfo": {"name": "keycard-serve-doctor", "version": "1"},
+        "clientInfo": {"name": "keycard-serve-doctor", "version": __version__},
     },
 }
 
@@ -196,7 +198,7 @@ class _Replay:
             if acceptable
             else (
                 "resource in metadata does not match the URL the client was given: "
-                f"{resource} for {self.url}; the rule: {self.profile.resource_rule_name}"
+                f"{_short(resource)} for {self.url}; the rule: {self.profile.resource_rule_name}"
             ),
             fix,
         )
@@ -232,7 +234,7 @@ class _Replay:
             self.check(
                 "as-issuer",
                 isinstance(advertised, str) and advertised.rstrip("/") == issuer.rstrip("/"),
-                f"metadata names issuer {advertised}, the PRM names {issuer}",
+                f"metadata names issuer {_short(advertised)}, the PRM names {issuer}",
                 "name the issuer in authorization_servers exactly as the zone's metadata spells "
                 "it (RFC 8414 3.3); clients refuse metadata of another issuer",
             )
@@ -240,7 +242,7 @@ class _Replay:
         self.check(
             "pkce-s256",
             isinstance(methods, list) and "S256" in methods,
-            f"code_challenge_methods_supported: {methods}",
+            f"code_challenge_methods_supported: {_short(methods)}",
             "the authorization server must list S256 in code_challenge_methods_supported; "
             "MCP clients refuse to authorize without PKCE S256",
         )
@@ -278,3 +280,9 @@ class _Replay:
                 tried.append(f"{self.profile.name} stops there")
                 break
         return None, ", ".join(tried)
+
+
+def _short(value: object) -> str:
+    """A metadata value for a report line: whatever a server put there, kept short."""
+    text = value if isinstance(value, str) else json.dumps(value)
+    return text if len(text) <= 120 else text[:117] + "..."
