@@ -54,6 +54,8 @@ class Setup:
     as_paths: tuple[str, ...] = ("/.well-known/oauth-authorization-server",)
     issuer: str = "{zone}"
     pkce_methods: tuple[str, ...] = ("S256",)
+    registration_endpoint: bool = True
+    cimd: bool = False
     extra_routes: tuple[Route, ...] = field(default=())
 
 
@@ -70,10 +72,12 @@ def running(setup: Setup) -> Iterator[str]:
         "issuer": fill(setup.issuer),
         "authorization_endpoint": f"{zone}/authorize",
         "token_endpoint": f"{zone}/token",
-        "registration_endpoint": f"{zone}/register",
         "response_types_supported": ["code"],
         "code_challenge_methods_supported": list(setup.pkce_methods),
+        "client_id_metadata_document_supported": setup.cimd,
     }
+    if setup.registration_endpoint:
+        metadata["registration_endpoint"] = f"{zone}/register"
 
     async def challenge(request: Request) -> Response:
         headers = {"WWW-Authenticate": fill(setup.challenge)} if setup.challenge else {}
@@ -193,6 +197,12 @@ FAULTS = {
         [(client.name, "pkce-s256") for client in CLIENTS],
         "must list S256 in code_challenge_methods_supported",
         [],
+    ),
+    "client ID metadata documents but no DCR": (
+        Setup(registration_endpoint=False, cimd=True),
+        [("vscode", "registration"), ("cursor", "registration")],
+        "VS Code then prompts users for a client id and secret",
+        ["ts-sdk", "claude-ai", "python-sdk", "inspector", "mcp-remote"],
     ),
     "no CORS": (
         Setup(cors=False),
