@@ -267,3 +267,51 @@ def test_healthz_needs_no_token_and_shows_no_secret(reloading):
     assert health["status"] == "ok"
     assert len(health["config"]["sha256"]) == 64
     assert "secret" not in str(health).lower()
+
+
+ZONE_CONFIG = """\
+version: 1
+server:
+  name: Zone swap
+  base_url: {base_url}
+zone:
+  url: {issuer}
+credentials:
+  client_id: "{client_id}"
+  client_secret_file: {secret_file}
+tools:
+  - function: examples.delegation:whoami
+    grants: [https://mail.example/]
+"""
+
+
+async def test_new_credentials_rebuild_the_provider(authserver, tmp_path):
+    base_url = f"http://127.0.0.1:{free_port()}/"
+    secrets = {}
+    for name in ("mcp-server", "mcp:special"):
+        secret = authserver.clients[name][1]
+        secrets[name] = tmp_path / f"{name.replace(':', '-')}.secret"
+        secrets[name].write_text(secret)
+        secrets[name].chmod(0o600)
+
+    def text(name: str) -> str:
+        return ZONE_CONFIG.format(
+            base_url=base_url, issuer=authserver.issuer, client_id=name, secret_file=secrets[name]
+        )
+
+    config = tmp_path / "zone.yaml"
+    config.write_text(text("mcp-server"))
+    with launch(
+        [str(config), "--reload"], base_url=base_url, log_path=tmp_path / "log.txt"
+    ) as launched:
+        server = Server(launched, tmp_path, {}, 0)
+        server.config = config
+        token = authserver.user_token("alice", launched.mcp_url)
+        async with Client(launched.mcp_url, auth=token) as client:
+            before = (await client.call_tool("whoami", {})).data
+            server.apply(text("mcp:special"))
+            after = (await client.call_tool("whoami", {})).data
+    actor = [result["tokens"]["https://mail.example/"]["act"]["sub"] for result in (before, after)]
+    assert actor == ["mcp-server", "mcp:special"]
+    assert "zone or credentials changed" in launched.log()
+    assert authserver.clients["mcp:special"][1] not in launched.log()
