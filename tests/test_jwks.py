@@ -17,7 +17,7 @@ from keycard_serve._http import ClientPool
 from keycard_serve.errors import JWKSError
 from keycard_serve.jwks import _KEY_TYPES, RemoteJWKSet
 from keycard_serve.verifier import DEFAULT_ALGORITHMS
-from tests.support.keys import JWKSHost, ec_key, public_jwk, rsa_key
+from tests.support.keys import JWKSHost, ec_key, public_jwk, rsa_key, served_jwks_host
 from tests.support.servers import free_port, serve_asgi
 
 RSA_1 = public_jwk(rsa_key(), "rsa-1", alg="RS256", use="sig")
@@ -39,9 +39,7 @@ class Clock:
 
 @pytest.fixture(scope="module")
 def served() -> Iterator[JWKSHost]:
-    host = JWKSHost()
-    with serve_asgi(host.app()) as base_url:
-        host.base_url = base_url
+    with served_jwks_host() as host:
         yield host
 
 

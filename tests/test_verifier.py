@@ -27,6 +27,7 @@ from tests.support.keys import (
     encode_json,
     public_jwk,
     rsa_key,
+    served_jwks_host,
     sign,
     sign_raw,
     unsigned,
@@ -81,9 +82,7 @@ def header(**changes: Any) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def served() -> Iterator[JWKSHost]:
-    host = JWKSHost()
-    with serve_asgi(host.app()) as base_url:
-        host.base_url = base_url
+    with served_jwks_host() as host:
         yield host
 
 

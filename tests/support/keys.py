@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import functools
 import json
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +19,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
+
+from .servers import serve_asgi
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
@@ -166,3 +169,12 @@ async def _trickle() -> AsyncIterator[bytes]:
 async def _flood() -> AsyncIterator[bytes]:
     for _ in range(10):
         yield b" " * 1_000_000
+
+
+@contextlib.contextmanager
+def served_jwks_host() -> Iterator[JWKSHost]:
+    """A ``JWKSHost`` served on a loopback port for as long as the block lasts."""
+    host = JWKSHost()
+    with serve_asgi(host.app()) as base_url:
+        host.base_url = base_url
+        yield host
