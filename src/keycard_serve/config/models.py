@@ -129,6 +129,8 @@ class ZoneConfig(_Model):
     """Scopes every inbound token must carry."""
     accepted_token_types: tuple[Text, ...] = Field(default=("at+jwt",), min_length=1)
     """JWT typ header values accepted on inbound tokens (RFC 9068)."""
+    allow_untyped_tokens: Boolean = False
+    """Also accept inbound tokens without a typ header, for zones that do not set one."""
 
     @model_validator(mode="after")
     def _one_source(self) -> ZoneConfig:

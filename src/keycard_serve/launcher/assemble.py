@@ -60,7 +60,11 @@ def build_provider(
         application_credential=credential or credential_from(config),
         required_scopes=zone.required_scopes,
         scopes_supported=advertised_scopes(loaded),
-        accepted_token_types=zone.accepted_token_types,
+        accepted_token_types=(
+            (*zone.accepted_token_types, None)
+            if zone.allow_untyped_tokens
+            else zone.accepted_token_types
+        ),
     )
 
 
