@@ -110,8 +110,7 @@ class ZoneDiscovery:
             if document is not None:
                 return _validate(self.zone_url, url, document)
         raise DiscoveryError(
-            f"no usable authorization-server metadata for {self.zone_url}: "
-            + "; ".join(problems),
+            f"no usable authorization-server metadata for {self.zone_url}: " + "; ".join(problems),
             code="metadata_unavailable",
         )
 
@@ -157,9 +156,10 @@ def _validate(zone_url: str, source: str, document: dict[str, Any]) -> Authoriza
     endpoints = {}
     for name in ("token_endpoint", "jwks_uri"):
         value = document.get(name)
-        if not isinstance(value, str) or not _acceptable_endpoint(value):
+        if not isinstance(value, str) or not _acceptable_endpoint(value, zone_url):
             raise DiscoveryError(
-                f"metadata at {source} has no usable {name} (https, or http on loopback)",
+                f"metadata at {source} has no usable {name} "
+                "(https, or plain http only when the zone itself is on loopback)",
                 code=f"invalid_{name}",
             )
         endpoints[name] = value
@@ -172,8 +172,10 @@ def _validate(zone_url: str, source: str, document: dict[str, Any]) -> Authoriza
     )
 
 
-def _acceptable_endpoint(url: str) -> bool:
+def _acceptable_endpoint(url: str, zone_url: str) -> bool:
+    """Credentials and assertions go to these URLs: https, or http for a loopback zone."""
     parts = urlsplit(url)
     if parts.scheme == "https":
         return bool(parts.hostname)
-    return parts.scheme == "http" and is_loopback_host(parts.hostname)
+    zone_is_local = is_loopback_host(urlsplit(zone_url).hostname)
+    return parts.scheme == "http" and zone_is_local and is_loopback_host(parts.hostname)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from fastmcp.server.auth import AccessToken
 from fastmcp.server.auth import AuthProvider as FastMCPAuthProvider
@@ -62,6 +63,14 @@ class KeycardAuth(FastMCPAuthProvider):
     def resource_metadata_url(self) -> str:
         """The absolute URL every challenge advertises (RFC 9728 path insertion)."""
         return well_known_url(self._audiences[0], "oauth-protected-resource")
+
+    def insufficient_scope_challenge(self, tool_scopes: list[str]) -> str:
+        """The 403 ``WWW-Authenticate`` for a tool needing ``tool_scopes`` (MCP step-up)."""
+        scopes = " ".join(dict.fromkeys([*self.required_scopes, *tool_scopes]))
+        return (
+            f'Bearer error="insufficient_scope", scope="{scopes}", '
+            f'resource_metadata="{self.resource_metadata_url}"'
+        )
 
     async def verify_token(self, token: str) -> AccessToken | None:
         try:
@@ -166,9 +175,7 @@ def _route(path: str, handler) -> Route:
 
 def _path_of(url: str) -> str:
     """The URL's path without a trailing slash ('' for the root)."""
-    path = url.split("://", 1)[1]
-    path = path[path.find("/") :] if "/" in path else ""
-    return path.rstrip("/")
+    return urlsplit(url).path.rstrip("/")
 
 
 def _first_match(audience: tuple[str, ...], ours: tuple[str, ...]) -> str | None:

@@ -114,9 +114,7 @@ def _split_http_url(url: str, field: str, *, require_tls: bool):
             f"{field} {url!r} is not an absolute http(s) URL", code=f"invalid_{field}"
         )
     if parts.username or parts.password:
-        raise ConfigurationError(
-            f"{field} must not contain credentials", code=f"invalid_{field}"
-        )
+        raise ConfigurationError(f"{field} must not contain credentials", code=f"invalid_{field}")
     if require_tls and parts.scheme.lower() == "http" and not is_loopback_host(parts.hostname):
         raise ConfigurationError(
             f"{field} {url!r} uses plain http on a non-loopback host; use https",

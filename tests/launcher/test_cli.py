@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 from pathlib import Path
 
 import pytest
@@ -221,3 +222,41 @@ def test_a_bare_config_argument_means_run(monkeypatch, tmp_path):
         main()
     calls.append(raised.value.code)
     assert calls == [1]  # it tried to run the (broken) config, rather than a usage error
+
+
+def test_a_tool_module_that_exits_on_import_is_a_config_error(tmp_path):
+    (tmp_path / "exits_on_import.py").write_text("raise SystemExit(3)\n")
+    config = (
+        BROKEN.replace("  requird_scopes: [x]\n", "")
+        .replace("examples.weather:forecast", "exits_on_import:tool")
+        .replace("https://api.example.com/#frag", "https://api.example.com/")
+    )
+    good = CONFIGS[0]
+    result = runner.invoke(app, ["validate", str(write(tmp_path, config)), str(good)])
+    assert result.exit_code == 1
+    assert "exits_on_import" in result.output and "SystemExit" in result.output
+    assert f"{good}: valid" in result.output  # the next file is still checked
+
+
+@pytest.mark.parametrize("args", [["--port", "99999"], ["--port", "0"], ["--log-level", "bogus"]])
+def test_bad_run_options_are_usage_errors(args):
+    result = runner.invoke(app, ["run", "configs/quickstart.yaml", *args])
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+
+
+def test_a_taken_port_is_a_message_and_exit_1(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = runner.invoke(app, ["run", "configs/quickstart.yaml", "--port", str(port)])
+    assert result.exit_code == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.output
+    assert "MCP endpoint" not in result.output  # no banner for a server that never started
+
+
+def test_schema_output_to_a_directory_is_a_message(tmp_path):
+    result = runner.invoke(app, ["schema", "--output", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "cannot write" in result.output

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
 import pytest
 from fastmcp import Client
+from fastmcp.client.transports import SSETransport
+from fastmcp.exceptions import ToolError
 
 from tests.support.launcher import launch
 from tests.support.servers import free_port
@@ -121,3 +126,59 @@ def test_ctrl_c_stops_it_cleanly(authserver, tmp_path):
         running.process.send_signal(signal.SIGINT)
         assert running.process.wait(timeout=10) == 0
     assert "Traceback" not in running.log()
+
+
+async def test_deeply_nested_json_is_not_a_server_error(authserver, server):
+    token = authserver.user_token("alice", server.mcp_url, scopes=["mcp:tools"])
+    nested = "[" * 5000 + "]" * 5000
+    body = (
+        '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"sync",'
+        f'"arguments":{{"x":{nested}}}}}}}'
+    )
+    response = httpx.post(
+        server.mcp_url,
+        headers={
+            "Authorization": f"Bearer {token}",
+            "Accept": "application/json, text/event-stream",
+            "Content-Type": "application/json",
+        },
+        content=body,
+    )
+    assert response.status_code < 500
+
+
+SSE_CONFIG = """\
+version: 1
+server: {{name: sse, base_url: "{base_url}", transport: sse}}
+zone: {{dev: {{port: {dev_port}}}}}
+tools:
+  - function: examples.weather:forecast
+    scopes: [admin]
+    grants: [https://api.weather.example/]
+"""
+
+
+async def test_tool_scopes_hold_over_sse_too(tmp_path):
+    base_url = f"http://127.0.0.1:{free_port()}/"
+    config = tmp_path / "sse.yaml"
+    config.write_text(SSE_CONFIG.format(base_url=base_url, dev_port=free_port()))
+    env = {"KEYCARD_SERVE_STATE_DIR": str(tmp_path / "state")}
+    with launch([str(config)], base_url=base_url, env=env, log_path=tmp_path / "log") as running:
+
+        def token(*scopes: str) -> str:
+            args = ["token", str(config)] + [a for s in scopes for a in ("--scope", s)]
+            return subprocess.run(
+                [sys.executable, "-m", "keycard_serve", *args],
+                env={**os.environ, **env},
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.strip()
+
+        transport = SSETransport(running.mcp_url, auth=token("mcp:tools"))
+        async with Client(transport) as client:
+            with pytest.raises(ToolError, match="insufficient_scope"):
+                await client.call_tool("forecast", {"city": "Oslo"})
+        async with Client(SSETransport(running.mcp_url, auth=token("admin"))) as client:
+            result = await client.call_tool("forecast", {"city": "Oslo"})
+    assert result.data.startswith("Forecast for Oslo")

@@ -241,11 +241,57 @@ async def test_open_sessions_hear_that_the_tool_list_changed(reloading):
     assert heard
 
 
-def test_a_port_change_asks_for_a_restart_and_applies_the_rest(reloading):
+async def test_a_port_change_asks_for_a_restart_and_applies_the_rest(reloading):
     text = reloading.text(grant=B).replace("zone:", "  port: 1\nzone:", 1)
     reloading.apply(text)
-    assert "restart keycard-serve to apply it" in reloading.launched.log()
-    assert httpx.get(reloading.launched.base_url + "healthz").status_code == 200
+    assert "server.port changed: restart keycard-serve to apply it" in reloading.launched.log()
+    async with Client(reloading.launched.mcp_url, auth=reloading.token()) as client:
+        assert (await client.call_tool("grants_seen", {})).data == [B]
+
+
+async def test_switching_away_from_the_dev_zone_asks_for_a_restart(reloading):
+    token = reloading.token()
+    text = reloading.text(grant=B).replace(
+        f"dev: {{port: {reloading.dev_port}}}", "url: https://zone.example"
+    )
+    text = text.replace(
+        "\ntools:", "\ncredentials: {client_id: c, client_secret_file: s.txt}\ntools:", 1
+    )
+    secret = reloading.directory / "s.txt"
+    secret.write_text("not-used")
+    secret.chmod(0o600)
+    health = reloading.apply(text)
+    assert health["last_reload_error"] is None
+    assert "zone.dev changed: restart keycard-serve to apply it" in reloading.launched.log()
+    async with Client(reloading.launched.mcp_url, auth=token) as client:
+        assert (await client.call_tool("grants_seen", {})).data == [B]  # still the dev zone
+
+
+async def test_required_scopes_change_on_the_dev_zone_is_enforced(reloading):
+    token = reloading.token()  # minted while no scope is required
+    text = reloading.text().replace("zone:\n", "zone:\n  required_scopes: [mcp:tools]\n")
+    reloading.apply(text)
+    response = httpx.post(
+        reloading.launched.mcp_url,
+        headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+        json={"jsonrpc": "2.0", "id": 1, "method": "ping"},
+    )
+    assert response.status_code == 403
+    assert 'scope="mcp:tools"' in response.headers["www-authenticate"]
+    async with Client(reloading.launched.mcp_url, auth=reloading.token()) as client:
+        assert (await client.call_tool("grants_seen", {})).data == [A]
+
+
+async def test_a_failing_module_is_reported_briefly_in_healthz(reloading):
+    module = reloading.directory / "reload_tools.py"
+    module.write_text(TOOLS_MODULE + "\nraise RuntimeError('SENTINEL-detail')\n")
+    try:
+        error = reloading.wait_for_error("reload_tools", "RuntimeError", "reload_tools.py:")
+    finally:
+        module.write_text(TOOLS_MODULE)
+    assert "SENTINEL" not in error  # the details go to the log, not the public endpoint
+    assert "SENTINEL-detail" in reloading.launched.log()
+    reloading.wait_for(lambda h: h["last_reload_error"] is None, "the fixed module")
 
 
 async def test_sighup_reloads_without_watching(tmp_path):
@@ -262,11 +308,14 @@ async def test_sighup_reloads_without_watching(tmp_path):
             assert (await client.call_tool("grants_seen", {})).data == [B]
 
 
-def test_healthz_needs_no_token_and_shows_no_secret(reloading):
+def test_healthz_needs_no_token_and_hides_the_directory(reloading):
+    reloading.save("version: 1\nserver: [unclosed\n")
+    error = reloading.wait_for_error("invalid YAML")
     health = reloading.health()
     assert health["status"] == "ok"
     assert len(health["config"]["sha256"]) == 64
-    assert "secret" not in str(health).lower()
+    assert error.startswith("invalid configuration keycard-serve.yaml")
+    assert str(reloading.directory) not in str(health)
 
 
 ZONE_CONFIG = """\

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import replace
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from ..config import DevZoneConfig, LoadedConfig, ZoneConfig
+from ..config import DevZoneConfig, LoadedConfig
 from ..errors import KeycardServeError
 from ..launcher.serve import serve
 from ._common import fail, load_or_exit
@@ -19,7 +20,10 @@ __all__ = ["dev_command", "run_command"]
 
 ConfigArg = Annotated[Path, typer.Argument(help="The keycard-serve YAML file.", show_default=False)]
 HostOpt = Annotated[Optional[str], typer.Option(help="Listen address (default: from base_url).")]  # noqa: UP045
-PortOpt = Annotated[Optional[int], typer.Option(help="Listen port (default: from base_url).")]  # noqa: UP045
+PortOpt = Annotated[
+    Optional[int],  # noqa: UP045
+    typer.Option(min=1, max=65535, help="Listen port (default: from base_url)."),
+]
 ReloadOpt = Annotated[
     bool,
     typer.Option(
@@ -27,9 +31,19 @@ ReloadOpt = Annotated[
         help="Watch the config and the tools' modules; apply valid changes without a restart.",
     ),
 ]
+
+
+class LogLevel(str, Enum):
+    debug = "debug"
+    info = "info"
+    warning = "warning"
+    error = "error"
+    critical = "critical"
+
+
 LogLevelOpt = Annotated[
-    Optional[str],  # noqa: UP045
-    typer.Option("--log-level", help="debug, info, warning, error (default: from the config)."),
+    Optional[LogLevel],  # noqa: UP045
+    typer.Option("--log-level", help="Log level (default: from the config)."),
 ]
 
 
@@ -74,28 +88,29 @@ def dev_command(
       keycard-serve dev configs/quickstart.yaml
     """
     loaded = load_or_exit(config)
-    current = loaded.config.zone.dev
-    dev = DevZoneConfig(
-        user=user or (current.user if current else "alice"),
-        port=current.port if current else None,
-    )
-    zone = ZoneConfig(
-        dev=dev,
-        required_scopes=loaded.config.zone.required_scopes,
-        accepted_token_types=loaded.config.zone.accepted_token_types,
-    )
+    dev = loaded.config.zone.dev or DevZoneConfig()
+    if user is not None:
+        if not user.strip():
+            raise fail("--user must not be empty", code=2)
+        dev = dev.model_copy(update={"user": user})
+    zone = loaded.config.zone.model_copy(update={"dev": dev, "id": None, "url": None})
     with_dev_zone = replace(loaded, config=loaded.config.model_copy(update={"zone": zone}))
     _serve(with_dev_zone, host, port, log_level, reload)
 
 
 def _serve(
-    loaded: LoadedConfig, host: str | None, port: int | None, log_level: str | None, reload: bool
+    loaded: LoadedConfig,
+    host: str | None,
+    port: int | None,
+    log_level: LogLevel | None,
+    reload: bool,
 ) -> None:
-    level = (log_level or loaded.config.log_level).upper()
+    level_name = log_level.value if log_level else loaded.config.log_level
+    level = level_name.upper()
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLevelName(level)))
     try:
-        asyncio.run(serve(loaded, host=host, port=port, log_level=log_level, reload=reload))
+        asyncio.run(serve(loaded, host=host, port=port, log_level=level_name, reload=reload))
     except KeyboardInterrupt:
         pass
     except (KeycardServeError, OSError) as exc:

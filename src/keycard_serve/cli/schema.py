@@ -35,11 +35,14 @@ def schema_command(
     if check:
         if output is None:
             raise fail("--check needs --output FILE", code=2)
-        if not output.exists() or output.read_text() != text:
+        if not output.is_file() or output.read_text() != text:
             message = f"{output} is out of date: run keycard-serve schema -o {output}"
             raise fail(message, EXIT_INVALID)
         return
     if output is None:
         typer.echo(text, nl=False)
-    else:
+        return
+    try:
         output.write_text(text)
+    except OSError as exc:
+        raise fail(f"cannot write {output}: {exc.strerror}", EXIT_INVALID) from None

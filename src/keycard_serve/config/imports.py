@@ -169,7 +169,9 @@ def _import(reference: str) -> Any:
                 "current directory and the installed packages)"
             ) from None
         raise _failed(f"importing {module_name}", exc) from None
-    except Exception as exc:  # the module is user code: any error is a config problem here
+    # The module is user code: any error is a config problem here, and so is an exit() that
+    # argparse or click would make while being imported.
+    except (Exception, SystemExit) as exc:
         raise _failed(f"importing {module_name}", exc) from None
     for part in attribute.split("."):
         owner = getattr(target, "__name__", module_name)
@@ -180,7 +182,7 @@ def _import(reference: str) -> Any:
             raise _ImportProblem(
                 f"{owner} has no attribute {part!r}{_suggest(part, names)}"
             ) from None
-        except Exception as exc:  # a module __getattr__ or a descriptor: user code again
+        except (Exception, SystemExit) as exc:  # a module __getattr__ or a descriptor
             raise _failed(f"reading {owner}.{part}", exc) from None
     return target
 
@@ -198,7 +200,7 @@ def _load_app(reference: str) -> FastMCP:
         try:
             made = app()
             app = _run(lambda: made) if inspect.isawaitable(made) else made
-        except Exception as exc:  # user code, as above
+        except (Exception, SystemExit) as exc:  # user code, as above
             raise _failed(f"calling {reference}", exc) from None
     if not isinstance(app, FastMCP):
         raise _ImportProblem(
@@ -228,7 +230,7 @@ async def _list_tools(app: FastMCP) -> dict[str, Any]:
             *await app.local_provider.list_tools(),
             *await app.list_tools(run_middleware=False),
         ]
-    except Exception as exc:  # providers run user code
+    except (Exception, SystemExit) as exc:  # providers run user code
         raise _failed("listing the app's tools", exc) from None
     return {tool.name: tool for tool in tools}
 

@@ -22,7 +22,7 @@ from ._pages import consent_page, error_page
 __all__ = ["AuthorizationEndpoint"]
 
 # base64url(SHA-256(verifier)) without padding is always 43 characters.
-_S256_CHALLENGE = re.compile(r"^[A-Za-z0-9_-]{43}$")
+_S256_CHALLENGE = re.compile(r"[A-Za-z0-9_-]{43}")
 
 
 class AuthorizationEndpoint:
@@ -102,7 +102,7 @@ class AuthorizationEndpoint:
             raise OAuthError("invalid_request", "PKCE is required: send code_challenge (S256)")
         if params.get("code_challenge_method") != "S256":
             raise OAuthError("invalid_request", "code_challenge_method must be S256")
-        if not _S256_CHALLENGE.match(challenge):
+        if not _S256_CHALLENGE.fullmatch(challenge):
             raise OAuthError("invalid_request", "code_challenge is not a base64url SHA-256 value")
         resource = self._authority.resolve_resource(
             params.getlist("resource"), default=self._authority.settings.default_resource

@@ -11,6 +11,7 @@ from pathlib import Path
 import uvicorn
 from starlette.applications import Starlette
 
+from .._sockets import listen
 from ..errors import ConfigurationError
 from ._app import build_app
 from ._authority import Authority, Grant, ScopePolicy, ZoneSettings
@@ -165,22 +166,10 @@ class DevZone:
             sock.close()
 
     def _bind(self) -> socket.socket:
-        # Bind here rather than in uvicorn, which exits the process when a port is taken.
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        address = "127.0.0.1" if self.host.lower() == "localhost" else self.host
-        # proto must say TCP: asyncio only sets TCP_NODELAY on connections from such sockets,
-        # and without it every response waits ~40 ms for a delayed ACK.
-        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((address, self.port))
-            sock.listen()
+            return listen(self.host, self.port)
         except OSError as exc:
-            sock.close()
-            raise OSError(
-                exc.errno, f"{BANNER}: cannot listen on {self.issuer}: {exc.strerror}"
-            ) from exc
-        return sock
+            raise OSError(exc.errno, f"{BANNER}: {exc.strerror}") from None
 
 
 class _EmbeddedServer(uvicorn.Server):

@@ -65,6 +65,10 @@ def is_absolute_http(url: object) -> bool:
     if not isinstance(url, str):
         return False
     parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018 - urlsplit checks the port only when asked
+    except ValueError:
+        return False
     return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 

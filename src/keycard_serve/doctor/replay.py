@@ -180,8 +180,9 @@ class _Replay:
     def _prm_checks(self, prm: dict[str, Any]) -> str | None:
         """Checks on the PRM's content; returns the authorization server the client uses."""
         resource = prm.get("resource")
-        acceptable = isinstance(resource, str) and self.profile.resource_rule(self.url, resource)
-        if isinstance(resource, str) and origin(resource) != origin(self.url):
+        usable = is_absolute_http(resource)
+        acceptable = usable and self.profile.resource_rule(self.url, resource)
+        if usable and origin(resource) != origin(self.url):
             fix = (
                 f"the resource must be on {origin(self.url)}: set server.base_url "
                 "(mcp_base_url) to the public URL clients are given"

@@ -70,21 +70,11 @@ def build_provider(
 
 def http_middleware(runtime: Runtime, auth: KeycardAuth) -> list[Middleware]:
     """Middleware for ``http_app``: per-tool inbound scopes as 403 ``insufficient_scope``."""
-    path = runtime.current.loaded.config.server.path
-    base_scopes = list(runtime.current.loaded.config.zone.required_scopes)
-
-    def challenge(missing):
-        scopes = " ".join(dict.fromkeys([*base_scopes, *missing]))
-        return (
-            f'Bearer error="insufficient_scope", scope="{scopes}", '
-            f'resource_metadata="{auth.resource_metadata_url}"'
-        )
-
     return [
         Middleware(
             ToolScopeGuard,
-            path=path,
+            path=runtime.current.loaded.config.server.path,
             required_scopes=lambda name: runtime.current.scopes(name),
-            challenge=challenge,
+            challenge=auth.insufficient_scope_challenge,
         )
     ]

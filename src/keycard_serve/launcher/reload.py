@@ -11,12 +11,16 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+import os
 import sys
 import time
+import traceback
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from ..config import ConfigError, LoadedConfig, load_config
+from ..errors import KeycardServeError
 from ..fastmcp_auth import KeycardAuth
 from ..provider import AuthProvider
 from .assemble import advertised_scopes
@@ -70,10 +74,16 @@ class Reloader:
             try:
                 loaded = await asyncio.to_thread(self._load, tuple(reimport))
             except ConfigError as exc:
-                return self._failed(str(exc))
-            except Exception as exc:  # user code raised while being re-imported
-                return self._failed(f"re-importing {', '.join(reimport)} failed: {exc!r}")
-            outcome = await self._apply(loaded, reimported=bool(reimport))
+                # Published without the directory: /healthz needs no token.
+                return self._failed(str(exc), str(exc).replace(f"{self.path.parent}{os.sep}", ""))
+            except (Exception, SystemExit) as exc:  # user code raised while being re-imported
+                where = _user_frame(exc)
+                summary = f"re-importing {', '.join(reimport)} failed: {type(exc).__name__}{where}"
+                return self._failed(f"{summary}: {exc!r}", summary)
+            try:
+                outcome = await self._apply(loaded, reimported=bool(reimport))
+            except KeycardServeError as exc:
+                return self._failed(exc.message, exc.message)
         logger.info("%s", outcome)
         return outcome
 
@@ -84,10 +94,10 @@ class Reloader:
                 importlib.reload(module)
         return load_config(self.path)
 
-    def _failed(self, message: str) -> str:
-        if message != self.status.last_error:  # say it once, not on every save
+    def _failed(self, message: str, public: str) -> str:
+        if public != self.status.last_error:  # say it once, not on every save
             logger.error("config not reloaded; still serving the last good one:\n%s", message)
-        self.status.last_error = message
+        self.status.last_error = public
         self.status.last_error_at = time.time()
         return "reload failed; the last good config keeps serving"
 
@@ -98,15 +108,21 @@ class Reloader:
             return "config unchanged"
         old, new = current.loaded.config, loaded.config
         notes = []
-        restart = [f for f in _RESTART_FIELDS if getattr(old.server, f) != getattr(new.server, f)]
-        if restart or (old.zone.dev != new.zone.dev):
-            what = ", ".join(f"server.{f}" for f in restart) or "zone.dev"
+        restart = [
+            f"server.{f}"
+            for f in _RESTART_FIELDS
+            if getattr(old.server, f) != getattr(new.server, f)
+        ]
+        # The development zone runs inside this process: starting or stopping it is a restart.
+        dev_toggled = old.zone.dev != new.zone.dev
+        if restart or dev_toggled:
+            what = ", ".join(restart + (["zone.dev"] if dev_toggled else []))
             notes.append(f"{what} changed: restart keycard-serve to apply it")
             logger.warning("%s", notes[-1])
-            loaded = _keep_server(loaded, current.loaded)
+            loaded = _keep(loaded, current.loaded, zone=dev_toggled)
             new = loaded.config
         provider = current.provider
-        if (old.zone, old.credentials) != (new.zone, new.credentials) and new.zone.dev is None:
+        if (old.zone, old.credentials) != (new.zone, new.credentials):
             provider = self._new_provider(loaded)
             self._auth.rebind(provider)
             _close_later(current.provider)
@@ -124,15 +140,20 @@ class Reloader:
         return "reloaded " + str(self.path) + ("; " + "; ".join(notes) if notes else "")
 
 
-def _keep_server(loaded: LoadedConfig, previous: LoadedConfig) -> LoadedConfig:
-    """``loaded`` with the server section (and dev zone) of the config actually serving."""
-    config = loaded.config.model_copy(
-        update={
-            "server": previous.config.server,
-            "zone": loaded.config.zone.model_copy(update={"dev": previous.config.zone.dev}),
-        }
-    )
-    return replace(loaded, config=config)
+def _keep(loaded: LoadedConfig, previous: LoadedConfig, *, zone: bool) -> LoadedConfig:
+    """``loaded`` with the server section (and, if ``zone``, the zone) actually serving."""
+    update = {"server": previous.config.server}
+    if zone:
+        update.update(zone=previous.config.zone, credentials=previous.config.credentials)
+    return replace(loaded, config=loaded.config.model_copy(update=update))
+
+
+def _user_frame(exc: BaseException) -> str:
+    """`` at file:line`` of the innermost frame of the failure, for a one-line report."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if isinstance(exc, SyntaxError) and exc.filename:
+        return f" at {Path(exc.filename).name}:{exc.lineno}"
+    return f" at {Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
 
 
 def _close_later(provider: AuthProvider) -> None:

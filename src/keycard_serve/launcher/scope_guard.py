@@ -1,9 +1,10 @@
-"""Per-tool inbound scopes, enforced as HTTP 403 ``insufficient_scope`` (MCP 2025-11-25).
+"""Per-tool inbound scopes, enforced twice.
 
-A ``tools/call`` travels in the body of ``POST /mcp``, so the scope check has to read the
-JSON-RPC message before the MCP transport does, then replay it untouched. The 403 carries
-``scope=`` so clients can step up authorization, and ``resource_metadata=`` as every
-challenge must.
+Over streamable HTTP, as HTTP 403 ``insufficient_scope`` (MCP 2025-11-25): a ``tools/call``
+travels in the body of ``POST /mcp``, so ``ToolScopeGuard`` reads the JSON-RPC message before the
+MCP transport does, then replays it untouched; the 403 carries ``scope=`` so clients can step
+up. ``ToolScopeMiddleware`` checks again inside FastMCP, where every transport (SSE included)
+passes, and refuses the call as a tool error.
 """
 
 from __future__ import annotations
@@ -12,10 +13,13 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from fastmcp.exceptions import ToolError
+from fastmcp.server.dependencies import get_access_token
+from fastmcp.server.middleware import Middleware, MiddlewareContext
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["ToolScopeGuard"]
+__all__ = ["ToolScopeGuard", "ToolScopeMiddleware"]
 
 _MAX_PEEK = 4 * 1024 * 1024  # the MCP SDK refuses larger messages anyway
 
@@ -75,7 +79,7 @@ class ToolScopeGuard:
 def _called_tools(body: bytes) -> list[str]:
     try:
         message = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return []  # not ours to judge: the transport answers malformed JSON-RPC
     messages = message if isinstance(message, list) else [message]
     return [
@@ -126,3 +130,22 @@ async def _respond(
         headers.append((b"www-authenticate", challenge.encode()))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": raw})
+
+
+class ToolScopeMiddleware(Middleware):
+    """FastMCP middleware: refuse a tool call whose token lacks the tool's scopes."""
+
+    def __init__(self, required_scopes: Callable[[str], Sequence[str]]) -> None:
+        self.required_scopes = required_scopes
+
+    async def on_call_tool(self, context: MiddlewareContext, call_next):
+        needed = list(self.required_scopes(context.message.name))
+        if needed:
+            token = get_access_token()
+            granted = set(token.scopes) if token is not None else set()
+            if not set(needed) <= granted:
+                raise ToolError(
+                    f"insufficient_scope: tool {context.message.name!r} needs scope "
+                    + " ".join(needed)
+                )
+        return await call_next(context)

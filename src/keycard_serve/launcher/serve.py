@@ -16,6 +16,7 @@ import uvicorn
 from fastmcp import FastMCP
 from starlette.applications import Starlette
 
+from .._sockets import listen
 from ..config import LoadedConfig
 from ..credentials import ClientSecret
 from ..devzone import DevZone
@@ -25,6 +26,7 @@ from .dev import dev_zone_for
 from .health import health_endpoint
 from .reload import Reloader
 from .runtime import Runtime, Snapshot
+from .scope_guard import ToolScopeMiddleware
 from .sessions import SessionTracker
 from .tools import ToolRegistry
 from .watch import tool_directories, watch
@@ -66,6 +68,7 @@ async def served_app(loaded: LoadedConfig) -> AsyncIterator[Served]:
         mcp = loaded.app or FastMCP(loaded.config.server.name)
         mcp.auth = auth
         mcp.add_middleware(sessions)
+        mcp.add_middleware(ToolScopeMiddleware(lambda name: runtime.current.scopes(name)))
         registry = ToolRegistry(mcp, runtime)
         if loaded.app is not None:
             await registry.adopt()
@@ -75,7 +78,8 @@ async def served_app(loaded: LoadedConfig) -> AsyncIterator[Served]:
             runtime,
             auth,
             registry,
-            new_provider=build_provider,
+            # A rebuilt provider keeps the running dev zone (if any) as its zone.
+            new_provider=lambda new: build_provider(new, zone_url=zone_url, credential=credential),
             announce=sessions.announce_tool_list_changed,
         )
         mcp.custom_route("/healthz", methods=["GET"])(health_endpoint(reloader.status))
@@ -100,30 +104,33 @@ async def serve(
 ) -> None:
     """Serve ``loaded`` until interrupted; reload on SIGHUP, and on file changes if asked."""
     server = loaded.config.server
+    sock = listen(host or server.effective_host, port or server.effective_port)
     async with served_app(loaded) as served:
-        print_banner(served, out)
         config = uvicorn.Config(
             served.app,
-            host=host or server.effective_host,
-            port=port or server.effective_port,
             log_level=log_level or loaded.config.log_level,
             timeout_graceful_shutdown=5,
         )
+        print_banner(served, out)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
+        tasks: set[asyncio.Task] = set()
+
+        def hangup() -> None:
+            task = loop.create_task(served.reloader.reload())
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+
         with contextlib.suppress(NotImplementedError, AttributeError):  # not on Windows
-            loop.add_signal_handler(
-                signal.SIGHUP, lambda: loop.create_task(served.reloader.reload())
-            )
-        tasks = []
+            loop.add_signal_handler(signal.SIGHUP, hangup)
         if reload:
-            roots = tool_directories(loaded)
-            tasks.append(asyncio.create_task(watch(served.reloader, roots, stop)))
+            tasks.add(asyncio.create_task(watch(served.reloader, tool_directories(loaded), stop)))
         try:
-            await uvicorn.Server(config).serve()
+            await uvicorn.Server(config).serve(sockets=[sock])
         finally:
             stop.set()
             await asyncio.gather(*tasks, return_exceptions=True)
+            sock.close()
 
 
 def print_banner(served: Served, out: TextIO) -> None:
