@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from ._http import HTTPFailure, request_json
+from ._singleflight import SingleFlight
 from .errors import DiscoveryError
 from .urls import is_loopback_host, same_issuer, well_known_url
 
@@ -69,21 +70,13 @@ class ZoneDiscovery:
         self._clock = clock
         self._cached: AuthorizationServerMetadata | None = None
         self._fetched_at = 0.0
-        self._pending: asyncio.Future[AuthorizationServerMetadata] | None = None
+        self._refreshing: SingleFlight[AuthorizationServerMetadata] = SingleFlight()
 
     async def metadata(self) -> AuthorizationServerMetadata:
         """The current metadata; raises ``DiscoveryError`` only if none was ever loaded."""
         if self._cached is not None and self._clock() - self._fetched_at < self._ttl:
             return self._cached
-        if self._pending is None or self._pending.get_loop() is not asyncio.get_running_loop():
-            self._pending = asyncio.ensure_future(self._refresh())
-        # shield: one caller giving up must not cancel the fetch the others wait on.
-        return await asyncio.shield(self._pending)
-
-    def clear(self) -> None:
-        """Forget the cached document (the zone or credentials changed)."""
-        self._cached = None
-        self._pending = None
+        return await self._refreshing.run(None, self._refresh)
 
     async def _refresh(self) -> AuthorizationServerMetadata:
         try:
@@ -97,8 +90,6 @@ class ZoneDiscovery:
             # Back off for a while rather than refetching on every request.
             self._fetched_at = self._clock() - self._ttl + min(self._ttl, 30.0)
             return self._cached
-        finally:
-            self._pending = None
         self._cached = metadata
         self._fetched_at = self._clock()
         return metadata

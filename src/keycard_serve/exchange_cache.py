@@ -7,13 +7,13 @@ identical exchanges share one request; the cache is a bounded LRU.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
+from ._singleflight import SingleFlight
 from .access_context import ExchangedToken
 
 __all__ = ["ExchangeCache", "cache_key"]
@@ -48,7 +48,7 @@ class ExchangeCache:
         self._skew = skew
         self._clock = clock
         self._entries: OrderedDict[tuple, _Entry] = OrderedDict()
-        self._inflight: dict[tuple, asyncio.Future[ExchangedToken]] = {}
+        self._exchanging: SingleFlight[ExchangedToken] = SingleFlight()
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -71,15 +71,7 @@ class ExchangeCache:
                 self._entries.move_to_end(key)
                 return entry.token
             del self._entries[key]
-        future = self._inflight.get(key)
-        if future is None or future.get_loop() is not asyncio.get_running_loop():
-            future = asyncio.ensure_future(self._run(key, exchange, not_after))
-            self._inflight[key] = future
-        return await asyncio.shield(future)
-
-    def clear(self) -> None:
-        """Drop every entry (zone or credentials changed)."""
-        self._entries.clear()
+        return await self._exchanging.run(key, lambda: self._run(key, exchange, not_after))
 
     async def _run(
         self,
@@ -87,10 +79,7 @@ class ExchangeCache:
         exchange: Callable[[], Awaitable[ExchangedToken]],
         not_after: float | None,
     ) -> ExchangedToken:
-        try:
-            token = await exchange()
-        finally:
-            self._inflight.pop(key, None)
+        token = await exchange()
         valid_until = self._valid_until(token, not_after)
         if valid_until is not None:
             self._entries[key] = _Entry(token, valid_until)
