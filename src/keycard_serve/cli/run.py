@@ -54,7 +54,9 @@ def run_command(
     log_level: LogLevelOpt = None,
     reload: ReloadOpt = False,
 ) -> None:
-    """Serve CONFIG over streamable HTTP until Ctrl-C. SIGHUP reloads the config.
+    """Serve CONFIG over HTTP (streamable HTTP, or SSE if the file says so) until Ctrl-C.
+
+    SIGHUP reloads the config.
 
     Examples:
 

@@ -154,16 +154,15 @@ def print_banner(served: Served, out: TextIO) -> None:
         if not tool.grants:
             lines.append("      (no delegated access)")
     if served.dev_zone is not None:
-        lines += _try_it(served, snapshot.loaded.path)
+        lines += ["", f"  Token:   keycard-serve token {_shown(snapshot.loaded.path)}"]
+        if config.server.transport == "streamable-http":  # the curl below speaks only that
+            lines += _try_it(served, snapshot.loaded.path)
     print("\n".join(lines), file=out, flush=True)
 
 
 def _try_it(served: Served, path: Path) -> list[str]:
     """A copy-paste call of the first tool with a development token."""
-    try:
-        shown = path.relative_to(Path.cwd())
-    except ValueError:
-        shown = path
+    shown = _shown(path)
     tool = next(iter(served.runtime.current.tools), "TOOL")
     meta = (
         '"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28",'
@@ -174,8 +173,6 @@ def _try_it(served: Served, path: Path) -> list[str]:
         f'"params":{{"name":"{tool}","arguments":{{}},{meta}}}}}'
     )
     return [
-        "",
-        f"  Token:   keycard-serve token {shown}",
         f"  Try it:  curl -s {served.mcp_url} \\",
         f'             -H "Authorization: Bearer $(keycard-serve token {shown})" \\',
         "             -H 'Content-Type: application/json' "
@@ -184,3 +181,11 @@ def _try_it(served: Served, path: Path) -> list[str]:
         f"-H 'Mcp-Method: tools/call' -H 'Mcp-Name: {tool}' \\",
         f"             -d '{body}'",
     ]
+
+
+def _shown(path: Path) -> Path:
+    """``path`` relative to the current directory when it is below it, as users typed it."""
+    try:
+        return path.relative_to(Path.cwd())
+    except ValueError:
+        return path
