@@ -182,3 +182,39 @@ async def test_tool_scopes_hold_over_sse_too(tmp_path):
         async with Client(SSETransport(running.mcp_url, auth=token("admin"))) as client:
             result = await client.call_tool("forecast", {"city": "Oslo"})
     assert result.data.startswith("Forecast for Oslo")
+
+
+@pytest.mark.parametrize("right_secret", [True, False])
+def test_validate_online_checks_discovery_and_credentials(authserver, tmp_path, right_secret):
+    config = tmp_path / "online.yaml"
+    config.write_text(CONFIG.format(base_url="http://127.0.0.1:8000/", issuer=authserver.issuer))
+    client_id, secret = authserver.clients["mcp-server"]
+    env = {
+        **os.environ,
+        "TEST_CLIENT_ID": client_id,
+        "TEST_CLIENT_SECRET": secret if right_secret else "wrong-SENTINEL",
+    }
+    validate = [sys.executable, "-m", "keycard_serve", "validate"]
+    offline = subprocess.run([*validate, str(config)], env=env, capture_output=True, text=True)
+    online = subprocess.run(
+        [*validate, "--online", str(config)], env=env, capture_output=True, text=True
+    )
+    assert offline.returncode == 0  # offline, the wrong secret cannot be noticed
+    assert online.returncode == (0 if right_secret else 1), online.stdout + online.stderr
+    if not right_secret:
+        assert "credentials: the zone refused the client credentials" in online.stdout
+    assert "SENTINEL" not in online.stdout + online.stderr
+
+
+def test_validate_online_reports_an_unreachable_zone(tmp_path):
+    config = tmp_path / "down.yaml"
+    config.write_text(CONFIG.format(base_url="http://127.0.0.1:8000/", issuer="http://127.0.0.1:9"))
+    env = {**os.environ, "TEST_CLIENT_ID": "x", "TEST_CLIENT_SECRET": "y"}
+    result = subprocess.run(
+        [sys.executable, "-m", "keycard_serve", "validate", "--online", str(config)],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 1
+    assert "zone: discovery failed" in result.stdout
