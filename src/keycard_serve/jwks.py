@@ -134,7 +134,9 @@ class RemoteJWKSet:
         task = self._task
         # A task from another (possibly closed) event loop can never be awaited here.
         if task is None or task.get_loop() is not asyncio.get_running_loop():
-            if self._clock() < self._attempted_at + self._cooldown:
+            # With no key at all every token fails, so retry sooner than the kid-miss cooldown.
+            cooldown = self._cooldown if self._keys is not None else min(self._cooldown, 2.0)
+            if self._clock() < self._attempted_at + cooldown:
                 return None
             self._issued += 1
             task = self._task = asyncio.create_task(self._fetch(self._issued))
