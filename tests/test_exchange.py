@@ -12,6 +12,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, RedirectRespons
 
 from keycard_serve import ClientSecret, TokenExchangeError
 from keycard_serve._http import ClientPool
+from keycard_serve.circuit import CircuitBreaker
 from keycard_serve.discovery import ZoneDiscovery
 from keycard_serve.exchange import TokenExchanger
 from tests.support.fake_zone import exchanged, run_fake_zone
@@ -26,11 +27,13 @@ def zone():
         yield zone
 
 
-def exchanger_for(zone, credential=None, *, deadline: float = 5.0) -> TokenExchanger:
+def exchanger_for(zone, credential=None, *, deadline: float = 5.0, breaker=None) -> TokenExchanger:
     pool = ClientPool()
     discovery = ZoneDiscovery(zone.issuer, pool.get)
     credential = credential or ClientSecret(("mcp:special", "p@ss:w%rd+ /x"))
-    return TokenExchanger(discovery.metadata, credential, pool.get, deadline=deadline)
+    return TokenExchanger(
+        discovery.metadata, credential, pool.get, deadline=deadline, breaker=breaker
+    )
 
 
 def respond(*responses):
@@ -196,3 +199,32 @@ async def test_a_slow_body_hits_the_overall_deadline(zone):
         await exchanger_for(zone, deadline=1.0).exchange(SUBJECT, API)
     assert raised.value.code == "timeout"
     assert raised.value.retryable
+
+
+async def test_a_failing_token_endpoint_opens_the_circuit(zone):
+    now = [0.0]
+    breaker = CircuitBreaker(threshold=3, reset_after=10, clock=lambda: now[0])
+    exchanger = exchanger_for(zone, breaker=breaker)
+    zone.token_handler = respond(PlainTextResponse("down", status_code=503))
+    for _ in range(3):
+        with pytest.raises(TokenExchangeError):
+            await exchanger.exchange(SUBJECT, API)
+    sent = len(zone.paths("/token"))
+    with pytest.raises(TokenExchangeError) as raised:
+        await exchanger.exchange(SUBJECT, API)
+    assert (raised.value.code, raised.value.retryable) == ("zone_unavailable", True)
+    assert len(zone.paths("/token")) == sent  # failed at once, nothing sent
+
+    zone.token_handler = respond(JSONResponse(exchanged()))
+    now[0] += 10  # one trial call goes through, succeeds, and closes the circuit
+    assert (await exchanger.exchange(SUBJECT, API)).access_token == "downstream-token"
+    assert (await exchanger.exchange(SUBJECT, API)).access_token == "downstream-token"
+
+
+async def test_oauth_errors_do_not_open_the_circuit(zone):
+    exchanger = exchanger_for(zone, breaker=CircuitBreaker(threshold=2))
+    zone.token_handler = respond(JSONResponse({"error": "invalid_target"}, status_code=400))
+    for _ in range(4):
+        with pytest.raises(TokenExchangeError) as raised:
+            await exchanger.exchange(SUBJECT, API)
+        assert raised.value.code == "invalid_target"

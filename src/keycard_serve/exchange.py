@@ -18,6 +18,7 @@ import httpx
 
 from ._http import HTTPFailure, JSONResult, request_json
 from .access_context import ExchangedToken
+from .circuit import CircuitBreaker
 from .credentials import ApplicationCredential
 from .discovery import AuthorizationServerMetadata
 from .errors import DiscoveryError, TokenExchangeError
@@ -60,8 +61,10 @@ class TokenExchanger:
         *,
         deadline: float = 10.0,
         retries: int = 1,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         self._metadata = metadata
+        self._breaker = breaker or CircuitBreaker()
         self._credential = credential
         self._client_factory = client_factory
         self._deadline = deadline
@@ -75,6 +78,26 @@ class TokenExchanger:
         self, subject_token: str, resource: str, scopes: Sequence[str] = ()
     ) -> ExchangedToken:
         """Exchange ``subject_token`` for a token whose audience is ``resource``."""
+        wait = self._breaker.retry_in()
+        if wait:
+            raise TokenExchangeError(
+                f"Token exchange for {resource} not attempted: the zone's token endpoint keeps "
+                f"failing; next attempt in {wait:.0f} s",
+                resource=resource,
+                code="zone_unavailable",
+                retryable=True,
+            )
+        try:
+            token = await self._exchange(subject_token, resource, scopes)
+        except TokenExchangeError as exc:
+            self._breaker.record(healthy=not exc.retryable)
+            raise
+        self._breaker.record(healthy=True)
+        return token
+
+    async def _exchange(
+        self, subject_token: str, resource: str, scopes: Sequence[str]
+    ) -> ExchangedToken:
         started = time.monotonic()
         try:
             metadata = await self._metadata()

@@ -209,7 +209,7 @@ def test_token_from_the_dev_zone_is_for_this_server():
 
 def test_version_and_help_with_examples():
     assert runner.invoke(app, ["--version"]).output.startswith("keycard-serve ")
-    for command in ["run", "dev", "validate", "plan", "schema", "token"]:
+    for command in ["run", "dev", "validate", "plan", "schema", "token", "doctor"]:
         result = runner.invoke(app, [command, "--help"])
         assert result.exit_code == 0
         assert "Example" in result.output, command
