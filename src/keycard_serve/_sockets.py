@@ -27,5 +27,4 @@ def listen(host: str, port: int) -> socket.socket:
         raise OSError(
             getattr(exc, "errno", None), f"cannot listen on {host}:{port}: {reason}"
         ) from None
-    sock.set_inheritable(True)
     return sock

@@ -364,3 +364,58 @@ async def test_new_credentials_rebuild_the_provider(authserver, tmp_path):
     assert actor == ["mcp-server", "mcp:special"]
     assert "zone or credentials changed" in launched.log()
     assert authserver.clients["mcp:special"][1] not in launched.log()
+
+
+APP_MODULE = """\
+from fastmcp import Context, FastMCP
+
+mcp = FastMCP("adopted")
+
+
+@mcp.tool()
+def version(ctx: Context) -> int:
+    return 1
+"""
+
+APP_CONFIG = """\
+version: 1
+app: reload_app:mcp
+server:
+  name: Adopted
+  base_url: {base_url}
+zone:
+  dev: {{port: {dev_port}}}
+tools:
+  - name: version
+    grants: [https://a.example/]
+"""
+
+
+async def test_a_changed_app_module_restarts_the_process(tmp_path):
+    base_url = f"http://127.0.0.1:{free_port()}/"
+    (tmp_path / "reload_app.py").write_text(APP_MODULE)
+    config = tmp_path / "app.yaml"
+    config.write_text(APP_CONFIG.format(base_url=base_url, dev_port=free_port()))
+    env = {"KEYCARD_SERVE_STATE_DIR": str(tmp_path / "state")}
+    with launch(
+        [str(config), "--reload"], base_url=base_url, env=env, log_path=tmp_path / "log"
+    ) as launched:
+        server = Server(launched, tmp_path, env, 0)
+        server.config = config
+        token = server.token()
+        async with Client(launched.mcp_url, auth=token) as client:
+            assert (await client.call_tool("version", {})).data == 1
+        (tmp_path / "reload_app.py").write_text(APP_MODULE.replace("return 1", "return 2"))
+        deadline = time.monotonic() + 30
+        seen = 1
+        while seen != 2 and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+            try:
+                async with Client(launched.mcp_url, auth=token) as client:
+                    seen = (await client.call_tool("version", {})).data
+            except Exception:  # the process is restarting
+                continue
+        pid_alive = launched.process.poll() is None
+    assert seen == 2
+    assert pid_alive  # the same process id, re-executed, not a crash
+    assert "a clean re-import is impossible, restarting the process" in launched.log()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import sys
 from dataclasses import replace
 from enum import Enum
 from pathlib import Path
@@ -112,8 +114,14 @@ def _serve(
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLevelName(level)))
     try:
-        asyncio.run(serve(loaded, host=host, port=port, log_level=level_name, reload=reload))
+        restart = asyncio.run(
+            serve(loaded, host=host, port=port, log_level=level_name, reload=reload)
+        )
     except KeyboardInterrupt:
-        pass
+        return
     except (KeycardServeError, OSError) as exc:
         raise fail(f"keycard-serve: cannot serve {loaded.path}: {exc}") from None
+    if restart:
+        # Same command line, new interpreter: the only clean way to re-import an adopted app.
+        sys.stdout.flush()
+        os.execv(sys.executable, [sys.executable, "-m", "keycard_serve", *sys.argv[1:]])  # noqa: S606

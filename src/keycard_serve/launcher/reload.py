@@ -67,9 +67,15 @@ class Reloader:
         self._new_provider = new_provider
         self._announce = announce
         self._lock = asyncio.Lock()
+        # Set by the server: stop and start again in a fresh process.
+        self.request_restart: Callable[[str], None] | None = None
 
     async def reload(self, *, reimport: Sequence[str] = ()) -> str:
         """Reload now; returns a one-line account of what happened."""
+        if reimport and self._runtime.current.loaded.app is not None:
+            # An adopted app registered its functions at import time; re-importing its module
+            # would build a second app, not change the one being served.
+            return self._restart(f"app module {', '.join(reimport)} changed")
         async with self._lock:
             try:
                 loaded = await asyncio.to_thread(self._load, tuple(reimport))
@@ -86,6 +92,13 @@ class Reloader:
                 return self._failed(exc.message, exc.message)
         logger.info("%s", outcome)
         return outcome
+
+    def _restart(self, why: str) -> str:
+        if self.request_restart is None:
+            return self._failed(f"{why}: restart keycard-serve to apply it", why)
+        logger.warning("%s: a clean re-import is impossible, restarting the process", why)
+        self.request_restart(why)
+        return f"{why}: restarting"
 
     def _load(self, reimport: tuple[str, ...]) -> LoadedConfig:
         for name in reimport:

@@ -101,8 +101,12 @@ async def serve(
     log_level: str | None = None,
     reload: bool = False,
     out: TextIO = sys.stdout,
-) -> None:
-    """Serve ``loaded`` until interrupted; reload on SIGHUP, and on file changes if asked."""
+) -> bool:
+    """Serve ``loaded`` until interrupted; reload on SIGHUP, and on file changes if asked.
+
+    Returns True when the server stopped to be started again in a new process (an adopted
+    app's module changed), False when it was simply stopped.
+    """
     server = loaded.config.server
     sock = listen(host or server.effective_host, port or server.effective_port)
     async with served_app(loaded) as served:
@@ -125,12 +129,21 @@ async def serve(
             loop.add_signal_handler(signal.SIGHUP, hangup)
         if reload:
             tasks.add(asyncio.create_task(watch(served.reloader, tool_directories(loaded), stop)))
+        uvicorn_server = uvicorn.Server(config)
+        restart = asyncio.Event()
+
+        def request_restart(why: str) -> None:
+            restart.set()
+            uvicorn_server.should_exit = True
+
+        served.reloader.request_restart = request_restart
         try:
-            await uvicorn.Server(config).serve(sockets=[sock])
+            await uvicorn_server.serve(sockets=[sock])
         finally:
             stop.set()
             await asyncio.gather(*tasks, return_exceptions=True)
             sock.close()
+        return restart.is_set()
 
 
 def print_banner(served: Served, out: TextIO) -> None:
