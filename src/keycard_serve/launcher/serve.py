@@ -9,7 +9,6 @@ import signal
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TextIO
 
 import uvicorn
@@ -22,6 +21,7 @@ from ..credentials import ClientSecret
 from ..devzone import DevZone
 from ..urls import normalize_base_url, resource_url
 from .assemble import build_provider, http_middleware
+from .banner import print_banner
 from .dev import dev_zone_for
 from .health import health_endpoint
 from .reload import Reloader
@@ -144,61 +144,3 @@ async def serve(
             await asyncio.gather(*tasks, return_exceptions=True)
             sock.close()
         return restart.is_set()
-
-
-def print_banner(served: Served, out: TextIO) -> None:
-    """What is served, where, and with which grants; never a secret."""
-    snapshot = served.runtime.current
-    config = snapshot.loaded.config
-    zone = served.dev_zone.issuer if served.dev_zone else snapshot.provider.zone_url
-    lines = [
-        f"keycard-serve: {config.server.name}",
-        f"  MCP endpoint   {served.mcp_url}",
-        f"  zone           {zone}"
-        + ("  (development zone - not for production)" if served.dev_zone else ""),
-        "  tools:",
-    ]
-    for tool in snapshot.tools.values():
-        scopes = f"  [needs scope {' '.join(tool.scopes)}]" if tool.scopes else ""
-        lines.append(f"    {tool.name}{scopes}")
-        for grant in tool.grants:
-            requested = f"  (scope {' '.join(grant.scopes)})" if grant.scopes else ""
-            lines.append(f"      -> {grant.resource}{requested}")
-        if not tool.grants:
-            lines.append("      (no delegated access)")
-    if served.dev_zone is not None:
-        lines += ["", f"  Token:   keycard-serve token {_shown(snapshot.loaded.path)}"]
-        if config.server.transport == "streamable-http":  # the curl below speaks only that
-            lines += _try_it(served, snapshot.loaded.path)
-    print("\n".join(lines), file=out, flush=True)
-
-
-def _try_it(served: Served, path: Path) -> list[str]:
-    """A copy-paste call of the first tool with a development token."""
-    shown = _shown(path)
-    tool = next(iter(served.runtime.current.tools), "TOOL")
-    meta = (
-        '"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28",'
-        '"io.modelcontextprotocol/clientCapabilities":{}}'
-    )
-    body = (
-        f'{{"jsonrpc":"2.0","id":1,"method":"tools/call",'
-        f'"params":{{"name":"{tool}","arguments":{{}},{meta}}}}}'
-    )
-    return [
-        f"  Try it:  curl -s {served.mcp_url} \\",
-        f'             -H "Authorization: Bearer $(keycard-serve token {shown})" \\',
-        "             -H 'Content-Type: application/json' "
-        "-H 'Accept: application/json, text/event-stream' \\",
-        "             -H 'MCP-Protocol-Version: 2026-07-28' "
-        f"-H 'Mcp-Method: tools/call' -H 'Mcp-Name: {tool}' \\",
-        f"             -d '{body}'",
-    ]
-
-
-def _shown(path: Path) -> Path:
-    """``path`` relative to the current directory when it is below it, as users typed it."""
-    try:
-        return path.relative_to(Path.cwd())
-    except ValueError:
-        return path
