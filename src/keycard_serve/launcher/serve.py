@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import signal
 import sys
 from collections.abc import AsyncIterator
@@ -32,8 +31,6 @@ from .tools import ToolRegistry
 from .watch import tool_directories, watch
 
 __all__ = ["Served", "serve", "served_app"]
-
-logger = logging.getLogger("keycard_serve.launcher")
 
 
 @dataclass
