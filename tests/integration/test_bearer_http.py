@@ -87,3 +87,38 @@ async def test_no_token_or_secret_reaches_the_logs(server, authserver, caplog):
     assert "token exchange for https://denied.example/ failed" in logged
     for sensitive in (token, token.split(".")[2], secret):
         assert sensitive not in logged
+
+
+def test_a_session_is_bound_to_the_user_who_opened_it(server, authserver):
+    # Security catalogue #8: another user's token with a stolen session id gets nothing.
+    alice = authserver.user_token("alice", server.mcp_url)
+    bob = authserver.user_token("bob", server.mcp_url)
+    initialize = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {},
+            "clientInfo": {"name": "test", "version": "1"},
+        },
+    }
+    opened = httpx.post(
+        server.mcp_url, headers={**ACCEPT, "Authorization": f"Bearer {alice}"}, json=initialize
+    )
+    session = opened.headers["mcp-session-id"]
+    listing = {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}
+
+    def list_tools(token: str) -> httpx.Response:
+        headers = {
+            **ACCEPT,
+            "Authorization": f"Bearer {token}",
+            "Mcp-Session-Id": session,
+            "MCP-Protocol-Version": "2025-11-25",
+        }
+        return httpx.post(server.mcp_url, headers=headers, json=listing)
+
+    assert list_tools(alice).status_code == 200
+    hijack = list_tools(bob)
+    assert hijack.status_code == 404
+    assert "mail" not in hijack.text
