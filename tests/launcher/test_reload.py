@@ -419,3 +419,14 @@ async def test_a_changed_app_module_restarts_the_process(tmp_path):
     assert seen == 2
     assert pid_alive  # the same process id, re-executed, not a crash
     assert "a clean re-import is impossible, restarting the process" in launched.log()
+
+
+async def test_a_deleted_config_keeps_serving_until_it_reappears(reloading):
+    token = reloading.token()
+    reloading.config.unlink()
+    error = reloading.wait_for_error("keycard-serve.yaml")
+    assert "Traceback" not in error
+    async with Client(reloading.launched.mcp_url, auth=token) as client:
+        assert (await client.call_tool("grants_seen", {})).data == [A]
+    reloading.apply(reloading.text(grant=B))
+    assert reloading.health()["last_reload_error"] is None
