@@ -98,14 +98,8 @@ class KeycardAuth(FastMCPAuthProvider):
             CORSMiddleware,
             allow_origins=["*"],
             allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
-            allow_headers=[
-                "Authorization",
-                "Content-Type",
-                "Accept",
-                "Mcp-Session-Id",
-                "Mcp-Protocol-Version",
-                "Last-Event-ID",
-            ],
+            # Any request header: MCP keeps adding them (Mcp-Method, Mcp-Name, Mcp-Param-*).
+            allow_headers=["*"],
             expose_headers=["WWW-Authenticate", "Mcp-Session-Id", "Mcp-Protocol-Version"],
         )
         return [cors, *super().get_middleware()]

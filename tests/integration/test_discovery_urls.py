@@ -112,7 +112,9 @@ def test_browser_clients_can_read_the_challenge(server):
         headers={
             "Origin": "http://localhost:6274",
             "Access-Control-Request-Method": "POST",
-            "Access-Control-Request-Headers": "authorization, content-type, mcp-protocol-version",
+            "Access-Control-Request-Headers": (
+                "authorization, content-type, mcp-protocol-version, mcp-method, mcp-name"
+            ),
         },
     )
     assert preflight.status_code == 200

@@ -260,3 +260,9 @@ def test_schema_output_to_a_directory_is_a_message(tmp_path):
     result = runner.invoke(app, ["schema", "--output", str(tmp_path)])
     assert result.exit_code == 1
     assert "cannot write" in result.output
+
+
+def test_the_dev_zone_refuses_to_listen_beyond_loopback():
+    result = runner.invoke(app, ["dev", "configs/quickstart.yaml", "--host", "0.0.0.0"])
+    assert result.exit_code == 1
+    assert "loopback only" in result.output

@@ -184,26 +184,32 @@ async def test_tool_scopes_hold_over_sse_too(tmp_path):
     assert result.data.startswith("Forecast for Oslo")
 
 
-@pytest.mark.parametrize("right_secret", [True, False])
-def test_validate_online_checks_discovery_and_credentials(authserver, tmp_path, right_secret):
+@pytest.mark.parametrize(
+    ("client", "secret", "problem"),
+    [
+        ("mcp-server", None, None),
+        ("mcp-server", "wrong-SENTINEL", "the zone refused the client credentials"),
+        ("no-exchange", None, "this client may not use token exchange"),
+    ],
+)
+def test_validate_online_checks_discovery_and_credentials(
+    authserver, tmp_path, client, secret, problem
+):
     config = tmp_path / "online.yaml"
     config.write_text(CONFIG.format(base_url="http://127.0.0.1:8000/", issuer=authserver.issuer))
-    client_id, secret = authserver.clients["mcp-server"]
-    env = {
-        **os.environ,
-        "TEST_CLIENT_ID": client_id,
-        "TEST_CLIENT_SECRET": secret if right_secret else "wrong-SENTINEL",
-    }
+    client_id, real_secret = authserver.clients[client]
+    env = {**os.environ, "TEST_CLIENT_ID": client_id, "TEST_CLIENT_SECRET": secret or real_secret}
     validate = [sys.executable, "-m", "keycard_serve", "validate"]
     offline = subprocess.run([*validate, str(config)], env=env, capture_output=True, text=True)
     online = subprocess.run(
         [*validate, "--online", str(config)], env=env, capture_output=True, text=True
     )
-    assert offline.returncode == 0  # offline, the wrong secret cannot be noticed
-    assert online.returncode == (0 if right_secret else 1), online.stdout + online.stderr
-    if not right_secret:
-        assert "credentials: the zone refused the client credentials" in online.stdout
+    assert offline.returncode == 0  # offline, bad credentials cannot be noticed
+    assert online.returncode == (1 if problem else 0), online.stdout + online.stderr
+    if problem:
+        assert f"credentials: {problem}" in online.stdout
     assert "SENTINEL" not in online.stdout + online.stderr
+    assert "keycard-serve.invalid" not in online.stderr  # the probe's failure is not logged
 
 
 def test_validate_online_reports_an_unreachable_zone(tmp_path):

@@ -33,6 +33,7 @@ def plan_command(
 
       keycard-serve plan configs/multi-resource.yaml
 
+      \b
       git show main:configs/prod.yaml > /tmp/old.yaml
       keycard-serve plan configs/prod.yaml --against /tmp/old.yaml
     """

@@ -65,13 +65,13 @@ def _check(path: Path, online: bool) -> tuple[bool, list[ConfigIssue]]:
         return False, list(exc.issues)
     issues = list(loaded.warnings)
     if online:
-        issues += _online(loaded)
+        issues += _online(loaded, path)
     return not any(issue.severity == "error" for issue in issues), issues
 
 
-def _online(loaded: LoadedConfig) -> list[ConfigIssue]:
+def _online(loaded: LoadedConfig, path: Path) -> list[ConfigIssue]:
     problems = asyncio.run(online_problems(loaded))
     return [
-        ConfigIssue(str(loaded.path), None, None, field, message, "error")
-        for field, message in problems
+        ConfigIssue(str(path), None, None, field, message, severity)
+        for field, message, severity in problems
     ]

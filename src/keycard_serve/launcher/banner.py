@@ -11,7 +11,7 @@ if TYPE_CHECKING:
 __all__ = ["print_banner"]
 
 
-def print_banner(served: Served, out: TextIO) -> None:
+def print_banner(served: Served, out: TextIO, *, listening: str) -> None:
     """What is served, where, and with which grants; never a secret."""
     snapshot = served.runtime.current
     config = snapshot.loaded.config
@@ -19,6 +19,7 @@ def print_banner(served: Served, out: TextIO) -> None:
     lines = [
         f"keycard-serve: {config.server.name}",
         f"  MCP endpoint   {served.mcp_url}",
+        f"  listening on   {listening}",
         f"  zone           {zone}"
         + ("  (development zone - not for production)" if served.dev_zone else ""),
         "  tools:",

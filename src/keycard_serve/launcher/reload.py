@@ -117,7 +117,7 @@ class Reloader:
     async def _apply(self, loaded: LoadedConfig, *, reimported: bool) -> str:
         current = self._runtime.current
         if loaded.sha256 == current.loaded.sha256 and not reimported:
-            self.status.last_error = None
+            self.status.last_error = self.status.last_error_at = None
             return "config unchanged"
         old, new = current.loaded.config, loaded.config
         notes = []
@@ -149,7 +149,7 @@ class Reloader:
         self.status.sha256 = loaded.sha256
         self.status.loaded_at = time.time()
         self.status.reloads += 1
-        self.status.last_error = None
+        self.status.last_error = self.status.last_error_at = None
         return "reloaded " + str(self.path) + ("; " + "; ".join(notes) if notes else "")
 
 

@@ -18,7 +18,8 @@ from .._sockets import listen
 from ..config import LoadedConfig
 from ..credentials import ClientSecret
 from ..devzone import DevZone
-from ..urls import normalize_base_url, resource_url
+from ..errors import ConfigurationError
+from ..urls import is_loopback_host, normalize_base_url, resource_url
 from .assemble import build_provider, http_middleware
 from .banner import print_banner
 from .dev import dev_zone_for
@@ -105,14 +106,20 @@ async def serve(
     app's module changed), False when it was simply stopped.
     """
     server = loaded.config.server
-    sock = listen(host or server.effective_host, port or server.effective_port)
+    host, port = host or server.effective_host, port or server.effective_port
+    if loaded.config.zone.dev is not None and not is_loopback_host(host):
+        raise ConfigurationError(
+            f"the development zone is loopback only: refusing to listen on {host} "
+            "(server.host, server.base_url or --host)"
+        )
+    sock = listen(host, port)
     async with served_app(loaded) as served:
         config = uvicorn.Config(
             served.app,
             log_level=log_level or loaded.config.log_level,
             timeout_graceful_shutdown=5,
         )
-        print_banner(served, out)
+        print_banner(served, out, listening=f"http://{host}:{port}")
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         tasks: set[asyncio.Task] = set()

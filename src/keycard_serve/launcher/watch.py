@@ -26,13 +26,13 @@ logger = logging.getLogger("keycard_serve.reload")
 
 def tool_directories(loaded: LoadedConfig) -> list[Path]:
     """Directories holding the modules of the config's tools (and of its app)."""
-    objects = [tool.function for tool in loaded.tools if tool.function is not None]
-    if loaded.app is not None:
-        objects.append(loaded.app)
+    names = [tool.function.__module__ for tool in loaded.tools if tool.function is not None]
+    if loaded.config.app is not None:
+        # The app object's own __module__ is fastmcp's; the user's module is in the reference.
+        names.append(loaded.config.app.split(":", 1)[0])
     directories = set()
-    for obj in objects:
-        module = sys.modules.get(getattr(obj, "__module__", "") or "")
-        file = getattr(module, "__file__", None)
+    for name in names:
+        file = getattr(sys.modules.get(name), "__file__", None)
         if file and "site-packages" not in Path(file).parts:
             directories.add(Path(file).resolve().parent)
     return sorted(directories)
