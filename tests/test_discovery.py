@@ -59,11 +59,17 @@ async def test_falls_back_to_openid_configuration(zone):
     assert metadata.source_url.endswith("/.well-known/openid-configuration")
 
 
-async def test_refuses_metadata_naming_another_issuer(zone):
-    async def impostor(request: Request) -> Response:
-        return JSONResponse({**zone.metadata(), "issuer": "https://evil.example"})
+def serve_metadata_with(zone, **changes: str) -> None:
+    """Make the zone answer discovery with its metadata, ``changes`` applied."""
 
-    zone.metadata_handler = impostor
+    async def changed(request: Request) -> Response:
+        return JSONResponse({**zone.metadata(), **changes})
+
+    zone.metadata_handler = changed
+
+
+async def test_refuses_metadata_naming_another_issuer(zone):
+    serve_metadata_with(zone, issuer="https://evil.example")
     with pytest.raises(DiscoveryError) as raised:
         await ZoneDiscovery(zone.issuer, ClientPool().get).metadata()
     assert raised.value.code == "issuer_mismatch"
@@ -71,19 +77,13 @@ async def test_refuses_metadata_naming_another_issuer(zone):
 
 
 async def test_a_trailing_slash_on_the_issuer_is_tolerated(zone):
-    async def slashed(request: Request) -> Response:
-        return JSONResponse({**zone.metadata(), "issuer": zone.issuer + "/"})
-
-    zone.metadata_handler = slashed
+    serve_metadata_with(zone, issuer=zone.issuer + "/")
     metadata = await ZoneDiscovery(zone.issuer, ClientPool().get).metadata()
     assert metadata.issuer == zone.issuer + "/"  # kept verbatim: tokens must match it exactly
 
 
 async def test_refuses_plain_http_endpoints_on_other_hosts(zone):
-    async def leaky(request: Request) -> Response:
-        return JSONResponse({**zone.metadata(), "token_endpoint": "http://as.example/token"})
-
-    zone.metadata_handler = leaky
+    serve_metadata_with(zone, token_endpoint="http://as.example/token")
     with pytest.raises(DiscoveryError) as raised:
         await ZoneDiscovery(zone.issuer, ClientPool().get).metadata()
     assert raised.value.code == "invalid_token_endpoint"

@@ -117,18 +117,23 @@ async def test_repeated_calls_reuse_exchanged_tokens(authserver, server):
     assert authserver.stats()["token_exchange"] == 2  # one per resource, not per call
 
 
+async def call_as_alice(authserver, credential, tool: str):
+    """Serve with ``credential`` as the server's client, and call ``tool`` as alice."""
+    with serve_mcp(build_server(authserver, credential)) as running:
+        user_token = authserver.user_token("alice", running.mcp_url)
+        async with Client(running.mcp_url, auth=user_token) as client:
+            return await client.call_tool(tool, {})
+
+
 async def test_private_key_jwt_credential(authserver):
     credential = PrivateKeyJWT(
         authserver.pkjwt_client_id,
         authserver.pkjwt_private_key_pem,
         key_id=authserver.pkjwt_kid,
     )
-    with serve_mcp(build_server(authserver, credential)) as running:
-        user_token = authserver.user_token("alice", running.mcp_url)
-        async with Client(running.mcp_url, auth=user_token) as client:
-            # Two concurrent exchanges: the zone refuses a replayed assertion (jti), so both
-            # succeeding shows each request signs a fresh one.
-            result = await client.call_tool("read_both", {})
+    # Two concurrent exchanges: the zone refuses a replayed assertion (jti), so both
+    # succeeding shows each request signs a fresh one.
+    result = await call_as_alice(authserver, credential, "read_both")
     assert result.data["status"] == "success"
     mail = claims(result.data["tokens"][MAIL], authserver)
     assert mail["act"] == {"sub": authserver.pkjwt_client_id}
@@ -136,20 +141,13 @@ async def test_private_key_jwt_credential(authserver):
 
 async def test_form_encoded_client_secret_with_special_characters(authserver):
     credential = ClientSecret(("mcp:special", "p@ss:w%rd+ /x"))
-    with serve_mcp(build_server(authserver, credential)) as running:
-        user_token = authserver.user_token("alice", running.mcp_url)
-        async with Client(running.mcp_url, auth=user_token) as client:
-            result = await client.call_tool("read_both", {})
+    result = await call_as_alice(authserver, credential, "read_both")
     assert result.data["status"] == "success"
     assert claims(result.data["tokens"][MAIL], authserver)["act"] == {"sub": "mcp:special"}
 
 
 async def test_a_wrong_client_secret_is_an_error_the_tool_can_read(authserver):
-    credential = ClientSecret(("mcp-server", "wrong"))
-    with serve_mcp(build_server(authserver, credential)) as running:
-        user_token = authserver.user_token("alice", running.mcp_url)
-        async with Client(running.mcp_url, auth=user_token) as client:
-            result = await client.call_tool("partly_denied", {})
+    result = await call_as_alice(authserver, ClientSecret(("mcp-server", "wrong")), "partly_denied")
     assert result.data["status"] == "error"
     assert result.data["errors"][MAIL]["error"] == "invalid_client"
     assert "wrong" not in str(result.data)
