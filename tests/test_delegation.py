@@ -10,11 +10,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from keycard_serve import ClientSecret, ExchangedToken
+from keycard_serve._delegation import Delegator, Grant, normalize_grants
+from keycard_serve._discovery import ZoneDiscovery
+from keycard_serve._exchange import TokenExchanger
+from keycard_serve._exchange_cache import ExchangeCache
 from keycard_serve._http import ClientPool
-from keycard_serve.delegation import Delegator, Grant, normalize_grants
-from keycard_serve.discovery import ZoneDiscovery
-from keycard_serve.exchange import TokenExchanger
-from keycard_serve.exchange_cache import ExchangeCache
 from tests.support.fake_zone import exchanged, run_fake_zone
 
 A, B, DENIED = "https://a.example/", "https://b.example/", "https://denied.example/"

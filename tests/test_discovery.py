@@ -9,8 +9,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from keycard_serve import DiscoveryError
+from keycard_serve._discovery import ZoneDiscovery, metadata_candidates
 from keycard_serve._http import ClientPool
-from keycard_serve.discovery import ZoneDiscovery, metadata_candidates
 from tests.support.fake_zone import run_fake_zone
 
 

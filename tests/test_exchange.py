@@ -11,10 +11,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, StreamingResponse
 
 from keycard_serve import ClientSecret, TokenExchangeError
+from keycard_serve._circuit import CircuitBreaker
+from keycard_serve._discovery import ZoneDiscovery
+from keycard_serve._exchange import TokenExchanger
 from keycard_serve._http import ClientPool
-from keycard_serve.circuit import CircuitBreaker
-from keycard_serve.discovery import ZoneDiscovery
-from keycard_serve.exchange import TokenExchanger
 from tests.support.fake_zone import exchanged, run_fake_zone
 
 SUBJECT = "caller.jwt.token-SENTINEL"

@@ -5,9 +5,7 @@ import keycard_serve
 
 def test_all_is_sorted_and_complete():
     public = {name for name in dir(keycard_serve) if not name.startswith("_")}
-    modules = {
-        name for name in public if type(getattr(keycard_serve, name)).__name__ == "module"
-    }
+    modules = {name for name in public if type(getattr(keycard_serve, name)).__name__ == "module"}
     assert sorted(keycard_serve.__all__) == keycard_serve.__all__
     assert set(keycard_serve.__all__) - {"__version__"} == public - modules
 

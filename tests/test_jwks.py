@@ -14,9 +14,9 @@ import pytest
 from jwt.algorithms import RSAAlgorithm
 
 from keycard_serve._http import ClientPool
+from keycard_serve._jwks import _KEY_TYPES, RemoteJWKSet
+from keycard_serve._verifier import DEFAULT_ALGORITHMS
 from keycard_serve.errors import JWKSError
-from keycard_serve.jwks import _KEY_TYPES, RemoteJWKSet
-from keycard_serve.verifier import DEFAULT_ALGORITHMS
 from tests.support.keys import JWKSHost, ec_key, public_jwk, rsa_key, served_jwks_host
 from tests.support.servers import free_port, serve_asgi
 

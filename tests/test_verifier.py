@@ -17,9 +17,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from keycard_serve._http import ClientPool
+from keycard_serve._jwks import RemoteJWKSet
+from keycard_serve._verifier import DEFAULT_ALGORITHMS, JWTVerifier, VerifiedToken
 from keycard_serve.errors import JWKSError, TokenError
-from keycard_serve.jwks import RemoteJWKSet
-from keycard_serve.verifier import DEFAULT_ALGORITHMS, JWTVerifier, VerifiedToken
 from tests.support.keys import (
     JWKSHost,
     b64url,
@@ -390,7 +390,7 @@ async def test_the_escape_hatch_admits_untyped_tokens_with_one_warning(
 ) -> None:
     """#14: an AS that omits typ is allowed only by explicit config, logged once."""
     lenient = make(accepted_types=("at+jwt", None))
-    with caplog.at_level(logging.WARNING, logger="keycard_serve.verifier"):
+    with caplog.at_level(logging.WARNING, logger="keycard_serve._verifier"):
         await lenient.verify(sign(claims(), RSA, typ="at+jwt"))
         assert not caplog.records
         for _ in range(3):
@@ -404,7 +404,7 @@ async def test_the_escape_hatch_can_admit_a_mislabelled_type(
     make: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     mislabelled = make(accepted_types=("at+jwt", "JWT"))
-    with caplog.at_level(logging.WARNING, logger="keycard_serve.verifier"):
+    with caplog.at_level(logging.WARNING, logger="keycard_serve._verifier"):
         await mislabelled.verify(sign(claims(), RSA, typ="jwt"))
     assert "application/jwt" in caplog.text
     assert await code(mislabelled, sign(claims(), RSA, typ=None)) == "invalid_type"

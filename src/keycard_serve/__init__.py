@@ -1,9 +1,9 @@
 """keycard-serve: Keycard OAuth protection and per-tool delegated access for FastMCP."""
 
+from ._delegation import Grant
 from ._version import __version__
 from .access_context import AccessContext, ExchangedToken
 from .credentials import ApplicationCredential, ClientSecret, PrivateKeyJWT
-from .delegation import Grant
 from .errors import (
     ConfigurationError,
     DiscoveryError,

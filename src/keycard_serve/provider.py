@@ -11,19 +11,19 @@ from typing import Any, TypeVar
 
 import jwt
 
+from ._delegation import Delegator, Grant, normalize_grants
+from ._discovery import AuthorizationServerMetadata, ZoneDiscovery
+from ._exchange import TokenExchanger
+from ._exchange_cache import ExchangeCache
+from ._fastmcp_auth import KeycardAuth
+from ._grant import grant_decorator
 from ._http import ClientPool
+from ._jwks import RemoteJWKSet
+from ._urls import normalize_base_url, resolve_zone_url, resource_url
+from ._verifier import JWTVerifier, VerifiedToken
 from .access_context import AccessContext
 from .credentials import ApplicationCredential, ClientSecret
-from .delegation import Delegator, Grant, normalize_grants
-from .discovery import AuthorizationServerMetadata, ZoneDiscovery
 from .errors import ConfigurationError
-from .exchange import TokenExchanger
-from .exchange_cache import ExchangeCache
-from .fastmcp_auth import KeycardAuth
-from .grant import grant_decorator
-from .jwks import RemoteJWKSet
-from .urls import normalize_base_url, resolve_zone_url, resource_url
-from .verifier import JWTVerifier, VerifiedToken
 
 __all__ = ["AuthProvider"]
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from keycard_serve._delegation import Grant
 from keycard_serve.config import DevZoneConfig, ServerConfig
-from keycard_serve.delegation import Grant
 
 from .conftest import VALID, error_text, load
 

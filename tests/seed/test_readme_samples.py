@@ -131,9 +131,7 @@ async def test_multiple_resources_sample(auth_provider, tool, mock, expected):
 
 def test_error_handling_methods_on_a_partial_failure():
     failure = {"message": "denied", "code": "invalid_target", "resource": OTHER}
-    access_context = AccessContext(
-        {API: _token(API, "t")}, resource_errors={OTHER: failure}
-    )
+    access_context = AccessContext({API: _token(API, "t")}, resource_errors={OTHER: failure})
     assert access_context.has_errors()
     assert not access_context.has_error()
     assert access_context.get_error() is None
@@ -157,7 +155,9 @@ def test_a_single_failed_resource_is_an_error_not_a_partial_error():
 
 def test_access_to_a_resource_that_was_never_granted_names_the_granted_ones():
     access_context = AccessContext({API: _token(API, "t")})
-    with pytest.raises(ResourceAccessError, match=re.escape("was granted: https://api.example.com")):
+    with pytest.raises(
+        ResourceAccessError, match=re.escape("was granted: https://api.example.com")
+    ):
         access_context.access("https://elsewhere.example")
 
 

@@ -10,11 +10,11 @@ from urllib.parse import urlsplit
 
 import typer
 
+from .._urls import normalize_base_url, resource_url
 from ..config import ConfigError, load_config
 from ..doctor import CLIENTS, diagnose, render_json, render_text
 from ..doctor.locations import is_absolute_http
 from ..errors import KeycardServeError
-from ..urls import normalize_base_url, resource_url
 from ._common import EXIT_INVALID, EXIT_OK, EXIT_USAGE, fail
 
 __all__ = ["doctor_command"]

@@ -7,9 +7,9 @@ from typing import Annotated, Optional
 
 import typer
 
+from .._urls import normalize_base_url, resource_url
 from ..launcher.assemble import advertised_scopes
 from ..launcher.dev import dev_zone_for
-from ..urls import normalize_base_url, resource_url
 from ._common import fail, load_or_exit
 
 __all__ = ["token_command"]

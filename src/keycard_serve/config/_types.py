@@ -28,8 +28,8 @@ from pydantic import (
     ValidationInfo,
 )
 
+from .._urls import resolve_zone_url
 from ..errors import ConfigurationError
-from ..urls import resolve_zone_url
 from ._interpolate import InterpolationError, interpolate, secret_reference
 from ._secrets import SecretFile, read_secret_file
 from ._urls import check_http_url

@@ -2,7 +2,7 @@
 
 RFC 8707 section 2 wants resources absolute and fragment-free; the MCP authorization spec
 wants the authorization server on https. Plain http is tolerated only on loopback, where a
-development setup lives (``keycard_serve.urls.is_loopback_host`` decides what that is).
+development setup lives (``keycard_serve._urls.is_loopback_host`` decides what that is).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from urllib.parse import SplitResult, urlsplit
 
-from ..urls import is_loopback_host
+from .._urls import is_loopback_host
 
 __all__ = ["check_http_url", "is_plain_remote_http"]
 

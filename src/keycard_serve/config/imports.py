@@ -25,8 +25,8 @@ from typing import Any, TypeVar
 
 from fastmcp import FastMCP
 
+from .._delegation import Grant
 from .._signature import find_context_parameter
-from ..delegation import Grant
 from ._locate import Finding
 from ._types import check_tool_name
 from .models import ServeConfig, ToolConfig

@@ -14,7 +14,7 @@ from starlette.datastructures import Headers
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ..urls import is_loopback_host
+from .._urls import is_loopback_host
 from ._log import BANNER
 
 __all__ = ["LOOPBACK_ORIGIN", "LoopbackHostMiddleware"]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from .._urls import is_loopback_host
 from ..errors import ConfigurationError
-from ..urls import is_loopback_host
 
 __all__ = ["is_https_or_loopback_url", "require_loopback_host", "url_host"]
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from starlette.middleware import Middleware
 
+from .._fastmcp_auth import KeycardAuth
 from ..config import ClientSecretCredentials, LoadedConfig, ServeConfig
 from ..credentials import ApplicationCredential, ClientSecret, PrivateKeyJWT
 from ..errors import ConfigurationError
-from ..fastmcp_auth import KeycardAuth
 from ..provider import AuthProvider
 from .runtime import Runtime
 from .scope_guard import ToolScopeGuard

@@ -14,9 +14,9 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from .._urls import normalize_base_url, resource_url
 from ..config import LoadedConfig
 from ..devzone import DevZone
-from ..urls import normalize_base_url, resource_url
 from ._ports import free_port
 from .assemble import advertised_scopes
 

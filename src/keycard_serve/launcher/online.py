@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import logging
 
+from .._delegation import Grant
 from ..config import LoadedConfig
-from ..delegation import Grant
 from ..errors import DiscoveryError
 from ..provider import AuthProvider
 from .assemble import build_provider
@@ -46,7 +46,7 @@ async def online_problems(loaded: LoadedConfig) -> list[tuple[str, str, str]]:
 async def _credential_problems(provider: AuthProvider) -> list[tuple[str, str, str]]:
     probe = "https://keycard-serve.invalid/validate"
     # The probe is meant to fail; its failure is the answer, not news for the log.
-    delegation_log = logging.getLogger("keycard_serve.delegation")
+    delegation_log = logging.getLogger("keycard_serve._delegation")
     level = delegation_log.level
     delegation_log.setLevel(logging.ERROR)
     try:

@@ -19,9 +19,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from .._fastmcp_auth import KeycardAuth
 from ..config import ConfigError, LoadedConfig, load_config
 from ..errors import KeycardServeError
-from ..fastmcp_auth import KeycardAuth
 from ..provider import AuthProvider
 from .assemble import advertised_scopes
 from .runtime import Runtime, Snapshot

@@ -10,9 +10,9 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from .._delegation import Grant
+from .._grant import Binding
 from ..config import LoadedConfig, ToolSpec
-from ..delegation import Grant
-from ..grant import Binding
 from ..provider import AuthProvider
 
 __all__ = ["Runtime", "Snapshot"]

@@ -15,11 +15,11 @@ from fastmcp import FastMCP
 from starlette.applications import Starlette
 
 from .._sockets import listen
+from .._urls import is_loopback_host, normalize_base_url, resource_url
 from ..config import LoadedConfig
 from ..credentials import ClientSecret
 from ..devzone import DevZone
 from ..errors import ConfigurationError
-from ..urls import is_loopback_host, normalize_base_url, resource_url
 from .assemble import build_provider, http_middleware
 from .banner import print_banner
 from .dev import dev_zone_for

@@ -14,9 +14,9 @@ from typing import Any
 from fastmcp import FastMCP
 from fastmcp.tools import FunctionTool, Tool
 
+from .._grant import grant_decorator
 from .._signature import find_context_parameter
 from ..config import LoadedConfig
-from ..grant import grant_decorator
 from .runtime import Runtime
 
 __all__ = ["ToolChanges", "ToolRegistry"]

@@ -12,14 +12,14 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from ._exchange import TokenExchanger
+from ._exchange_cache import ExchangeCache, cache_key
 from .access_context import AccessContext, ExchangedToken
 from .errors import TokenExchangeError
-from .exchange import TokenExchanger
-from .exchange_cache import ExchangeCache, cache_key
 
 __all__ = ["Delegator", "Grant", "normalize_grants"]
 
-logger = logging.getLogger("keycard_serve.delegation")
+logger = logging.getLogger("keycard_serve._delegation")
 
 
 @dataclass(frozen=True)

@@ -16,16 +16,16 @@ from typing import Any
 
 import httpx
 
+from ._circuit import CircuitBreaker
+from ._discovery import AuthorizationServerMetadata
 from ._http import HTTPFailure, JSONResult, request_json
 from .access_context import ExchangedToken
-from .circuit import CircuitBreaker
 from .credentials import ApplicationCredential
-from .discovery import AuthorizationServerMetadata
 from .errors import DiscoveryError, TokenExchangeError
 
 __all__ = ["ACCESS_TOKEN_TYPE", "TOKEN_EXCHANGE_GRANT", "TokenExchanger", "build_exchange_form"]
 
-logger = logging.getLogger("keycard_serve.exchange")
+logger = logging.getLogger("keycard_serve._exchange")
 
 TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"

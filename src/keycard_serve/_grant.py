@@ -18,9 +18,9 @@ import anyio.to_thread
 from fastmcp import Context
 from fastmcp.server.dependencies import get_access_token
 
+from ._delegation import Grant
 from ._signature import find_context_parameter
 from .access_context import AccessContext
-from .delegation import Grant
 from .errors import MissingContextError
 
 __all__ = ["STATE_KEY", "grant_decorator"]

@@ -20,8 +20,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ._urls import resource_url, well_known_url
 from .errors import DiscoveryError, TokenError
-from .urls import resource_url, well_known_url
 
 if TYPE_CHECKING:
     from .provider import AuthProvider

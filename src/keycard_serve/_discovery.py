@@ -19,12 +19,12 @@ import httpx
 
 from ._http import HTTPFailure, request_json
 from ._singleflight import SingleFlight
+from ._urls import is_loopback_host, same_issuer, well_known_url
 from .errors import DiscoveryError
-from .urls import is_loopback_host, same_issuer, well_known_url
 
 __all__ = ["AuthorizationServerMetadata", "ZoneDiscovery", "metadata_candidates"]
 
-logger = logging.getLogger("keycard_serve.discovery")
+logger = logging.getLogger("keycard_serve._discovery")
 
 _MAX_METADATA_BYTES = 256 * 1024
 _RETRY_DELAYS = (0.2, 0.6)
