@@ -49,8 +49,15 @@ class JSONResult:
 class ClientPool:
     """Hands out one ``httpx.AsyncClient`` per running event loop, created on first use."""
 
-    def __init__(self, *, timeout: httpx.Timeout = DEFAULT_TIMEOUT) -> None:
+    def __init__(
+        self,
+        *,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        """``transport`` replaces the network (httpx's ``MockTransport`` or ``ASGITransport``)."""
         self._timeout = timeout
+        self._transport = transport
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient]
         self._clients = weakref.WeakKeyDictionary()
 
@@ -63,6 +70,7 @@ class ClientPool:
                 limits=DEFAULT_LIMITS,
                 follow_redirects=False,
                 headers={"User-Agent": USER_AGENT},
+                transport=self._transport,
             )
             self._clients[loop] = client
         return client

@@ -26,7 +26,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from keycard_serve.devzone import DevZone
-from tests.support.servers import free_port, serve_asgi
+from tests.support.servers import bound_socket, serve_asgi
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -82,8 +82,9 @@ def _protected_resource(zone: DevZone, jwks: dict[str, Any], port: int) -> Starl
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def resource_server(zone: DevZone, http: httpx.AsyncClient) -> AsyncIterator[str]:
     jwks = (await http.get("/jwks")).json()
-    port = free_port()
-    with serve_asgi(_protected_resource(zone, jwks, port), port=port) as base:
+    sock = bound_socket()
+    port = sock.getsockname()[1]
+    with serve_asgi(_protected_resource(zone, jwks, port), sock=sock) as base:
         yield base
 
 

@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 
 from keycard_serve.cli import app
 from keycard_serve.doctor import CLIENTS
-from tests.support.servers import free_port, serve_asgi
+from tests.support.servers import bound_socket, serve_asgi
 
 runner = CliRunner()
 CANARY = "CANARY-5ecret-do-not-print"
@@ -62,7 +62,8 @@ class Setup:
 @contextlib.contextmanager
 def running(setup: Setup) -> Iterator[str]:
     """Serve ``setup``; yield the MCP endpoint URL."""
-    base_port, zone_port = free_port(), free_port()
+    base_sock, zone_sock = bound_socket(), bound_socket()
+    base_port, zone_port = base_sock.getsockname()[1], zone_sock.getsockname()[1]
     base, zone = f"http://127.0.0.1:{base_port}", f"http://127.0.0.1:{zone_port}"
 
     def fill(text: str) -> str:
@@ -114,7 +115,7 @@ def running(setup: Setup) -> Iterator[str]:
         routes=[Route(path, as_metadata) for path in setup.as_paths],
         middleware=[Middleware(CORSMiddleware, allow_origins=["*"], allow_headers=["*"])],
     )
-    with serve_asgi(authorization_server, port=zone_port), serve_asgi(server, port=base_port):
+    with serve_asgi(authorization_server, sock=zone_sock), serve_asgi(server, sock=base_sock):
         yield f"{base}/mcp"
 
 

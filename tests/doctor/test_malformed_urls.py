@@ -9,7 +9,7 @@ from starlette.routing import Route
 from typer.testing import CliRunner
 
 from keycard_serve.cli import app
-from tests.support.servers import free_port, serve_asgi
+from tests.support.servers import bound_socket, serve_asgi
 
 runner = CliRunner()
 
@@ -21,7 +21,8 @@ def test_an_out_of_range_port_in_the_argument_is_a_usage_error():
 
 
 def test_out_of_range_ports_in_the_metadata_are_failed_checks():
-    port = free_port()
+    sock = bound_socket()
+    port = sock.getsockname()[1]
     prm_url = f"http://127.0.0.1:{port}/.well-known/oauth-protected-resource/mcp"
 
     async def mcp(request: Request) -> Response:
@@ -42,7 +43,7 @@ def test_out_of_range_ports_in_the_metadata_are_failed_checks():
         Route("/.well-known/oauth-protected-resource/mcp", prm),
         Route("/.well-known/oauth-protected-resource", prm),
     ]
-    with serve_asgi(Starlette(routes=routes), port=port):
+    with serve_asgi(Starlette(routes=routes), sock=sock):
         result = runner.invoke(app, ["doctor", f"http://127.0.0.1:{port}/mcp"])
     assert result.exit_code == 1
     assert "Traceback" not in result.output

@@ -20,7 +20,7 @@ from keycard_serve.cli import app
 from keycard_serve.devzone import DevZone
 from keycard_serve.doctor import CLIENTS, diagnose, render_text
 from tests.support.mcp_server import RunningServer, serve_mcp
-from tests.support.servers import free_port, serve_asgi
+from tests.support.servers import bound_socket, free_port, serve_asgi
 
 runner = CliRunner()
 
@@ -42,8 +42,9 @@ def _serve_ours(zone_url: str) -> Iterator[RunningServer]:
 
 @pytest.fixture(scope="module")
 def zone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevZone]:
-    zone = DevZone(port=free_port(), state_dir=tmp_path_factory.mktemp("zone"))
-    with serve_asgi(zone.app, port=zone.port):
+    sock = bound_socket()
+    zone = DevZone(port=sock.getsockname()[1], state_dir=tmp_path_factory.mktemp("zone"))
+    with serve_asgi(zone.app, sock=sock):
         yield zone
 
 

@@ -12,12 +12,13 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .servers import free_port, serve_asgi
+from .servers import bound_socket, serve_asgi
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -85,10 +86,20 @@ def _app(zone: FakeZone) -> Starlette:
 
 @contextlib.contextmanager
 def run_fake_zone() -> Iterator[FakeZone]:
-    port = free_port()
-    zone = FakeZone(issuer=f"http://127.0.0.1:{port}")
-    with serve_asgi(_app(zone), port=port):
+    """The fake zone on a real loopback socket (for faults that need one: slow bodies...)."""
+    sock = bound_socket()
+    zone = FakeZone(issuer=f"http://127.0.0.1:{sock.getsockname()[1]}")
+    with serve_asgi(_app(zone), sock=sock):
         yield zone
+
+
+def in_memory_zone(issuer: str = "https://zone.test") -> tuple[FakeZone, httpx.AsyncBaseTransport]:
+    """The fake zone with no socket: pass the transport to ``ClientPool(transport=...)``.
+
+    Requests to any host reach the zone's handlers in process (httpx's ``ASGITransport``).
+    """
+    zone = FakeZone(issuer=issuer)
+    return zone, httpx.ASGITransport(app=_app(zone))
 
 
 def exchanged(token: str = "downstream-token", **extra: Any) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from fastmcp import FastMCP
 
-from .servers import free_port, serve_asgi
+from .servers import bound_socket, serve_asgi
 
 
 @dataclass(frozen=True)
@@ -23,8 +23,9 @@ class RunningServer:
 @contextlib.contextmanager
 def serve_mcp(build: Callable[[str], FastMCP]) -> Iterator[RunningServer]:
     """``build(base_url)`` returns the server; it is served at ``base_url`` + ``mcp``."""
-    port = free_port()
+    sock = bound_socket()
+    port = sock.getsockname()[1]
     base_url = f"http://127.0.0.1:{port}/"
     mcp = build(base_url)
-    with serve_asgi(mcp.http_app(path="/mcp"), port=port):
+    with serve_asgi(mcp.http_app(path="/mcp"), sock=sock):
         yield RunningServer(base_url)

@@ -1,4 +1,8 @@
-"""Run a real ASGI app on a free loopback port for the length of a test."""
+"""Run a real ASGI app on loopback for the length of a test.
+
+The listening socket is bound to port 0 before the server starts, so the port is known (and
+held) before anything else can take it: no free-port race.
+"""
 
 from __future__ import annotations
 
@@ -12,18 +16,31 @@ import uvicorn
 
 
 def free_port() -> int:
+    """A port that was free a moment ago, for a server in another process (racy by nature)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
 
+def bound_socket() -> socket.socket:
+    """A TCP socket bound to 127.0.0.1 on a port the kernel picked, ready for ``serve_asgi``."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
 @contextlib.contextmanager
-def serve_asgi(app, *, port: int | None = None) -> Iterator[str]:
-    """Serve ``app`` with uvicorn on 127.0.0.1 in a thread; yield its base URL (no slash)."""
-    port = port or free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+def serve_asgi(app, *, sock: socket.socket | None = None) -> Iterator[str]:
+    """Serve ``app`` with uvicorn on ``sock`` (default: a fresh bound socket) in a thread.
+
+    Yields the base URL without a trailing slash; the server stops when the block ends.
+    """
+    sock = sock or bound_socket()
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(app, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
     while not server.started:
@@ -35,3 +52,4 @@ def serve_asgi(app, *, port: int | None = None) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+        sock.close()
