@@ -48,6 +48,21 @@ def test_host_and_port_default_from_base_url(
 
 
 @pytest.mark.parametrize(
+    ("base_url", "path", "expected"),
+    [
+        ("http://127.0.0.1:8000", "/mcp", "http://127.0.0.1:8000/mcp"),
+        ("HTTPS://MCP.Example.com/", "/mcp", "https://mcp.example.com/mcp"),
+        ("https://mcp.example.com/api", "/mcp", "https://mcp.example.com/api/mcp"),
+    ],
+)
+def test_mcp_url_is_the_base_url_and_path_in_one_spelling(
+    base_url: str, path: str, expected: str
+) -> None:
+    # The audience clients request and the server accepts; serve, dev, token and doctor use it.
+    assert ServerConfig(name="x", base_url=base_url, path=path).mcp_url == expected
+
+
+@pytest.mark.parametrize(
     ("zone", "expected"),
     [
         ("dev: true", DevZoneConfig()),

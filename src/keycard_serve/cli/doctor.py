@@ -10,7 +10,6 @@ from urllib.parse import urlsplit
 
 import typer
 
-from .._urls import normalize_base_url, resource_url
 from ..config import ConfigError, load_config
 from ..doctor import CLIENTS, diagnose, render_json, render_text
 from ..doctor.locations import is_absolute_http
@@ -87,4 +86,4 @@ def _mcp_url(target: str) -> str:
         raise fail(str(exc), EXIT_USAGE) from None
     except KeycardServeError as exc:
         raise fail(f"{target}: {exc.message}", EXIT_USAGE) from None
-    return resource_url(normalize_base_url(server.base_url), server.path)
+    return server.mcp_url

@@ -7,7 +7,6 @@ from typing import Annotated, Optional
 
 import typer
 
-from .._urls import normalize_base_url, resource_url
 from ..launcher.assemble import advertised_scopes
 from ..launcher.dev import dev_zone_for
 from ._common import fail, load_or_exit
@@ -42,8 +41,7 @@ def token_command(
             f"{config}: token works only with a development zone (zone: {{dev: true}}); "
             "with a real zone, sign in through your MCP client"
         )
-    server = loaded.config.server
-    audience = resource_url(normalize_base_url(server.base_url), server.path)
+    audience = loaded.config.server.mcp_url
     zone = dev_zone_for(loaded)
     scopes = scope if scope is not None else advertised_scopes(loaded)
     typer.echo(zone.mint_access_token(user=user or dev.user, resource=audience, scopes=scopes))

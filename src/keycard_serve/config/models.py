@@ -23,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from .._urls import normalize_base_url, resource_url
 from ._secrets import SecretFile, check_private_key
 from ._types import (
     BaseURL,
@@ -92,6 +93,12 @@ class ServerConfig(_Model):
             return self.port
         parts = urlsplit(self.base_url)
         return parts.port or (443 if parts.scheme == "https" else 80)
+
+    @property
+    def mcp_url(self) -> str:
+        """The MCP endpoint's URL in its canonical spelling: the resource clients ask tokens for
+        (RFC 8707) and the audience the server accepts, e.g. ``https://mcp.example.com/mcp``."""
+        return resource_url(normalize_base_url(self.base_url), self.path)
 
 
 class DevZoneConfig(_Model):

@@ -14,7 +14,6 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from .._urls import normalize_base_url, resource_url
 from ..config import LoadedConfig
 from ..devzone import DevZone
 from ._ports import free_port
@@ -36,12 +35,11 @@ def dev_zone_for(loaded: LoadedConfig, environ: Mapping[str, str] = os.environ) 
     dev = loaded.config.zone.dev
     assert dev is not None, "not a dev-zone config"
     state_dir = state_dir_for(loaded.path, environ)
-    server = loaded.config.server
     return DevZone(
         port=dev.port or _remembered_port(state_dir),
         state_dir=state_dir,
         user=dev.user,
-        default_resource=resource_url(normalize_base_url(server.base_url), server.path),
+        default_resource=loaded.config.server.mcp_url,
         scopes=advertised_scopes(loaded),
     )
 

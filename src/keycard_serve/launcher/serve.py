@@ -15,7 +15,7 @@ from fastmcp import FastMCP
 from starlette.applications import Starlette
 
 from .._sockets import listen
-from .._urls import is_loopback_host, normalize_base_url, resource_url
+from .._urls import is_loopback_host
 from ..config import LoadedConfig
 from ..credentials import ClientSecret
 from ..devzone import DevZone
@@ -45,8 +45,7 @@ class Served:
 
     @property
     def mcp_url(self) -> str:
-        server = self.runtime.current.loaded.config.server
-        return resource_url(normalize_base_url(server.base_url), server.path)
+        return self.runtime.current.loaded.config.server.mcp_url
 
 
 @contextlib.asynccontextmanager
