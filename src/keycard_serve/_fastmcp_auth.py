@@ -1,80 +1,182 @@
 """The FastMCP side: bearer verification, RFC 9728 metadata, and every discovery URL.
 
+``KeycardAuth`` is a thin adapter, as Starlette's ``AuthenticationMiddleware`` is over an
+``AuthenticationBackend``: it knows nothing of zones, keys or exchanges. It needs a
+``TokenBackend`` (verify a token for audiences, give the authorization-server metadata) and a
+frozen ``ProtectedResource`` (what the server is called, where it lives, which scopes it asks
+for). ``keycard_serve.AuthProvider`` is the usual backend and builds the adapter; a reload
+hands the adapter a new pair with ``rebind`` instead of editing anything in place.
+
 FastMCP's own middleware produces the challenges (401 without ``error`` when no token was
 sent, 401 ``invalid_token`` for a bad one, 403 ``insufficient_scope`` for missing scopes, each
-with an absolute ``resource_metadata``); this provider supplies what they point to, on every
+with an absolute ``resource_metadata``); this adapter supplies what they point to, on every
 path real clients probe, with CORS so browser clients can read it.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, overload
 
 from fastmcp.server.auth import AccessToken
 from fastmcp.server.auth import AuthProvider as FastMCPAuthProvider
+from pydantic import AnyHttpUrl
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ._urls import resource_url, well_known_url
+from ._discovery import AuthorizationServerMetadata
+from ._urls import path_of, resource_url, well_known_url
+from ._verifier import VerifiedToken
 from .errors import DiscoveryError, TokenError
 
-if TYPE_CHECKING:
-    from .provider import AuthProvider
-
-__all__ = ["KeycardAuth"]
+__all__ = ["KeycardAuth", "ProtectedResource", "TokenBackend"]
 
 logger = logging.getLogger("keycard_serve.auth")
 
 _CACHE = {"Cache-Control": "max-age=300"}
 
 
-class KeycardAuth(FastMCPAuthProvider):
-    """A FastMCP ``AuthProvider`` backed by a keycard_serve ``AuthProvider``."""
+class TokenBackend(Protocol):
+    """What the adapter asks of whoever knows the zone (``keycard_serve.AuthProvider``)."""
 
-    def __init__(self, provider: AuthProvider) -> None:
-        super().__init__(
-            base_url=provider.mcp_base_url, required_scopes=list(provider.required_scopes)
-        )
-        self.provider = provider
-        self._audiences = provider.audiences(None)
+    async def verify(self, token: str, audiences: Sequence[str]) -> VerifiedToken:
+        """Verify a bearer token issued for one of ``audiences``.
 
-    def set_mcp_path(self, mcp_path: str | None) -> None:
-        super().set_mcp_path(mcp_path)
-        self._audiences = self.provider.audiences(mcp_path)
-
-    def rebind(self, provider: AuthProvider) -> None:
-        """Serve from ``provider`` from the next request on (a config reload).
-
-        The base URL must not change: the routes and challenges built from it are fixed
-        for the life of the HTTP app. ``required_scopes`` is updated in place because
-        FastMCP's challenge middleware holds that very list.
+        Raises ``TokenError`` for a token that was checked and refused, ``DiscoveryError`` or
+        ``JWKSError`` when it could not be checked (the zone or its keys unavailable).
         """
-        if provider.mcp_base_url != self.provider.mcp_base_url:
+        ...
+
+    async def metadata(self) -> AuthorizationServerMetadata:
+        """The zone's RFC 8414 metadata; ``DiscoveryError`` while it cannot be had."""
+        ...
+
+
+@dataclass(frozen=True)
+class ProtectedResource:
+    """The protected resource (RFC 9728) as the adapter publishes it.
+
+    ``base_url`` is canonical (``keycard_serve._urls.normalize_base_url``: lower-case scheme
+    and host, default port dropped, trailing slash); ``zone_url`` is the issuer to advertise
+    while the zone's own metadata cannot be fetched. ``required_scopes`` every caller needs;
+    ``scopes_supported`` is advertised in the metadata (RFC 9728 section 2).
+    """
+
+    base_url: str
+    zone_url: str
+    name: str | None = None
+    scopes_supported: tuple[str, ...] = ()
+    required_scopes: tuple[str, ...] = ()
+
+    def endpoint_url(self, mcp_path: str | None) -> str:
+        """The MCP endpoint's canonical URL: what clients request tokens for (RFC 8707)."""
+        return resource_url(self.base_url, mcp_path)
+
+    def audiences(self, mcp_path: str | None) -> tuple[str, ...]:
+        """Accepted token audiences: the MCP endpoint URL, then the base URL (0.9.0's)."""
+        return tuple(dict.fromkeys((self.endpoint_url(mcp_path), self.base_url)))
+
+
+@dataclass(frozen=True)
+class _Binding:
+    backend: TokenBackend
+    resource: ProtectedResource
+
+
+class _RequiredScopes(Sequence[str]):
+    """The current binding's required scopes, read at every use.
+
+    FastMCP hands ``required_scopes`` (and the challenge scopes) to its challenge middleware
+    once, when the HTTP app is built; this live view lets a rebind reach it without mutating
+    a list that concurrent requests are reading.
+    """
+
+    def __init__(self, auth: KeycardAuth) -> None:
+        self._auth = auth
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[str]: ...
+    def __getitem__(self, index: int | slice) -> str | Sequence[str]:
+        return self._auth.resource.required_scopes[index]
+
+    def __len__(self) -> int:
+        return len(self._auth.resource.required_scopes)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._auth.resource.required_scopes)
+
+    def __repr__(self) -> str:
+        return repr(list(self))
+
+
+class KeycardAuth(FastMCPAuthProvider):
+    """A FastMCP ``AuthProvider`` for ``FastMCP(auth=...)``, serving ``backend`` and ``resource``.
+
+    ``required_scopes`` is a read-only live view of the bound resource's required scopes.
+    """
+
+    def __init__(self, backend: TokenBackend, resource: ProtectedResource) -> None:
+        super().__init__(base_url=resource.base_url)
+        self._binding = _Binding(backend, resource)
+        self.required_scopes = _RequiredScopes(self)  # type: ignore[assignment]
+
+    @property
+    def backend(self) -> TokenBackend:
+        """The backend serving requests now."""
+        return self._binding.backend
+
+    @property
+    def resource(self) -> ProtectedResource:
+        """The resource description served now."""
+        return self._binding.resource
+
+    @property
+    def scopes_supported(self) -> list[str]:
+        return list(self.resource.scopes_supported)
+
+    def rebind(self, backend: TokenBackend, resource: ProtectedResource | None = None) -> None:
+        """Serve ``backend`` and ``resource`` from the next request on (a config reload).
+
+        Both are replaced together; a request already running keeps the pair it started with.
+        ``resource`` defaults to ``backend.protected_resource``. ``ValueError`` if the base URL
+        changes: the routes and challenges built from it are fixed for the life of the app.
+        """
+        if resource is None:
+            resource = backend.protected_resource  # type: ignore[attr-defined]
+        if resource.base_url != self.resource.base_url:
             raise ValueError("the base URL cannot change without a restart")
-        self.provider = provider
-        self.required_scopes[:] = provider.required_scopes
+        self._binding = _Binding(backend, resource)
+
+    def _get_resource_url(self, path: str | None = None) -> AnyHttpUrl | None:
+        # FastMCP derives the challenge's resource_metadata URL from this: make it canonical.
+        return AnyHttpUrl(self.resource.endpoint_url(path))
 
     @property
     def resource_metadata_url(self) -> str:
-        """The absolute URL every challenge advertises (RFC 9728 path insertion)."""
-        return well_known_url(self._audiences[0], "oauth-protected-resource")
+        """The absolute URL every challenge advertises (RFC 9728 section 3.1 path insertion)."""
+        endpoint = self.resource.endpoint_url(self._mcp_path)
+        return well_known_url(endpoint, "oauth-protected-resource")
 
-    def insufficient_scope_challenge(self, tool_scopes: list[str]) -> str:
+    def insufficient_scope_challenge(self, tool_scopes: Sequence[str]) -> str:
         """The 403 ``WWW-Authenticate`` for a tool needing ``tool_scopes`` (MCP step-up)."""
-        scopes = " ".join(dict.fromkeys([*self.required_scopes, *tool_scopes]))
+        scopes = " ".join(dict.fromkeys([*self.resource.required_scopes, *tool_scopes]))
         return (
             f'Bearer error="insufficient_scope", scope="{scopes}", '
             f'resource_metadata="{self.resource_metadata_url}"'
         )
 
     async def verify_token(self, token: str) -> AccessToken | None:
+        binding = self._binding
+        audiences = binding.resource.audiences(self._mcp_path)
         try:
-            verified = await self.provider.verify(token, self._audiences)
+            verified = await binding.backend.verify(token, audiences)
         except TokenError as exc:
             logger.info("bearer token rejected: %s", exc.code)
             return None
@@ -86,7 +188,7 @@ class KeycardAuth(FastMCPAuthProvider):
             client_id=verified.client_id or verified.subject,
             scopes=list(verified.scopes),
             expires_at=verified.expires_at,
-            resource=_first_match(verified.audience, self._audiences),
+            resource=next((a for a in audiences if a in verified.audience), None),
             subject=verified.subject,
             claims=dict(verified.claims),
         )
@@ -106,8 +208,8 @@ class KeycardAuth(FastMCPAuthProvider):
 
     def get_routes(self, mcp_path: str | None = None) -> list[Route]:
         self.set_mcp_path(mcp_path)
-        endpoint_path = _path_of(resource_url(self.provider.mcp_base_url, mcp_path))
-        base_path = _path_of(self.provider.mcp_base_url)
+        endpoint_path = path_of(self.resource.endpoint_url(mcp_path))
+        base_path = path_of(self.resource.base_url)
         routes = [
             # RFC 9728 path-inserted URL of the MCP endpoint: what our challenges advertise.
             _route(f"/.well-known/oauth-protected-resource{endpoint_path}", self._endpoint_prm),
@@ -126,26 +228,17 @@ class KeycardAuth(FastMCPAuthProvider):
         return list({route.path: route for route in routes}.values())
 
     async def _endpoint_prm(self, request: Request) -> Response:
-        return await self._protected_resource_metadata(self._audiences[0])
+        binding = self._binding
+        resource = binding.resource.endpoint_url(self._mcp_path)
+        return await _protected_resource_metadata(binding, resource)
 
     async def _base_prm(self, request: Request) -> Response:
-        return await self._protected_resource_metadata(self.provider.mcp_base_url)
-
-    async def _protected_resource_metadata(self, resource: str) -> Response:
-        document: dict[str, Any] = {
-            "resource": resource,
-            "authorization_servers": [await self._issuer()],
-            "bearer_methods_supported": ["header"],
-        }
-        if self.provider.scopes_supported:
-            document["scopes_supported"] = list(self.provider.scopes_supported)
-        if self.provider.mcp_server_name:
-            document["resource_name"] = self.provider.mcp_server_name
-        return JSONResponse(document, headers=_CACHE)
+        binding = self._binding
+        return await _protected_resource_metadata(binding, binding.resource.base_url)
 
     async def _authorization_server_metadata(self, request: Request) -> Response:
         try:
-            metadata = await self.provider.metadata()
+            metadata = await self.backend.metadata()
         except DiscoveryError as exc:
             return JSONResponse(
                 {"error": "temporarily_unavailable", "error_description": exc.message},
@@ -154,23 +247,30 @@ class KeycardAuth(FastMCPAuthProvider):
             )
         return JSONResponse(metadata.document, headers=_CACHE)
 
-    async def _issuer(self) -> str:
-        """The issuer exactly as the zone spells it, since clients compare it byte for byte."""
-        try:
-            return (await self.provider.metadata()).issuer
-        except DiscoveryError:
-            return self.provider.zone_url
+
+async def _protected_resource_metadata(binding: _Binding, resource: str) -> Response:
+    """The RFC 9728 section 2 document describing ``resource``."""
+    described = binding.resource
+    document: dict[str, Any] = {
+        "resource": resource,
+        "authorization_servers": [await _issuer(binding)],
+        "bearer_methods_supported": ["header"],
+    }
+    if described.scopes_supported:
+        document["scopes_supported"] = list(described.scopes_supported)
+    if described.name:
+        document["resource_name"] = described.name
+    return JSONResponse(document, headers=_CACHE)
+
+
+async def _issuer(binding: _Binding) -> str:
+    """The issuer exactly as the zone spells it, since clients compare it byte for byte."""
+    try:
+        return (await binding.backend.metadata()).issuer
+    except DiscoveryError:
+        return binding.resource.zone_url
 
 
 def _route(path: str, handler) -> Route:
     # Browser preflights are answered by the CORS middleware before routing.
     return Route(path, handler, methods=["GET"])
-
-
-def _path_of(url: str) -> str:
-    """The URL's path without a trailing slash ('' for the root)."""
-    return urlsplit(url).path.rstrip("/")
-
-
-def _first_match(audience: tuple[str, ...], ours: tuple[str, ...]) -> str | None:
-    return next((value for value in ours if value in audience), None)

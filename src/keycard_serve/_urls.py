@@ -17,6 +17,7 @@ __all__ = [
     "is_loopback_host",
     "normalize_base_url",
     "normalize_zone_url",
+    "path_of",
     "resolve_zone_url",
     "resource_url",
     "same_issuer",
@@ -100,6 +101,11 @@ def well_known_url(url: str, name: str) -> str:
     parts = urlsplit(url)
     path = parts.path.rstrip("/")
     return urlunsplit((parts.scheme, parts.netloc, f"/.well-known/{name}{path}", "", ""))
+
+
+def path_of(url: str) -> str:
+    """The URL's path without a trailing slash (``""`` for the root), for building routes."""
+    return urlsplit(url).path.rstrip("/")
 
 
 def same_issuer(configured: str, advertised: str) -> bool:

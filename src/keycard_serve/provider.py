@@ -15,11 +15,11 @@ from ._delegation import Delegator, Grant, normalize_grants
 from ._discovery import AuthorizationServerMetadata, ZoneDiscovery
 from ._exchange import TokenExchanger
 from ._exchange_cache import ExchangeCache
-from ._fastmcp_auth import KeycardAuth
+from ._fastmcp_auth import KeycardAuth, ProtectedResource
 from ._grant import grant_decorator
 from ._http import ClientPool
 from ._jwks import RemoteJWKSet
-from ._urls import normalize_base_url, resolve_zone_url, resource_url
+from ._urls import normalize_base_url, resolve_zone_url
 from ._verifier import JWTVerifier, VerifiedToken
 from .access_context import AccessContext
 from .credentials import ApplicationCredential, ClientSecret
@@ -108,10 +108,21 @@ class AuthProvider:
         """Exchange the caller's token for every grant (what a granted tool call does)."""
         return await self._delegator.access_for(subject_token, expires_at, grants)
 
+    @property
+    def protected_resource(self) -> ProtectedResource:
+        """This server as a protected resource (RFC 9728): what the FastMCP adapter serves."""
+        return ProtectedResource(
+            base_url=self.mcp_base_url,
+            zone_url=self.zone_url,
+            name=self.mcp_server_name,
+            scopes_supported=tuple(self.scopes_supported),
+            required_scopes=tuple(self.required_scopes),
+        )
+
     def get_remote_auth_provider(self) -> KeycardAuth:
         """The FastMCP auth provider for ``FastMCP(auth=...)``; the same object every time."""
         if self._remote_auth is None:
-            self._remote_auth = KeycardAuth(self)
+            self._remote_auth = KeycardAuth(self, self.protected_resource)
         return self._remote_auth
 
     async def metadata(self) -> AuthorizationServerMetadata:
@@ -136,7 +147,7 @@ class AuthProvider:
 
     def audiences(self, mcp_path: str | None) -> tuple[str, ...]:
         """The audiences this server accepts: the MCP endpoint URL and the base URL."""
-        return tuple(dict.fromkeys((resource_url(self.mcp_base_url, mcp_path), self.mcp_base_url)))
+        return self.protected_resource.audiences(mcp_path)
 
     async def aclose(self) -> None:
         """Close the pooled HTTP client of the running event loop."""
