@@ -8,7 +8,6 @@ come from the configured URL: ``jku``, ``x5u``, ``jwk`` and ``x5c`` headers are 
 
 from __future__ import annotations
 
-import asyncio
 import math
 import time
 from collections import Counter
@@ -18,26 +17,14 @@ from typing import Any
 import httpx
 import jwt
 
+from ._algorithms import ALGORITHMS
 from ._http import HTTPFailure, request_json
+from ._singleflight import SingleFlight
 from .errors import JWKSError
 
 __all__ = ["RemoteJWKSet"]
 
 _MAX_KID_LENGTH = 256
-
-# Which key may serve which algorithm: (kty, allowed curves); RSA keys have no curve.
-_KEY_TYPES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "RS256": ("RSA", ()),
-    "RS384": ("RSA", ()),
-    "RS512": ("RSA", ()),
-    "PS256": ("RSA", ()),
-    "PS384": ("RSA", ()),
-    "PS512": ("RSA", ()),
-    "ES256": ("EC", ("P-256",)),
-    "ES384": ("EC", ("P-384",)),
-    "ES512": ("EC", ("P-521",)),
-    "EdDSA": ("OKP", ("Ed25519", "Ed448")),
-}
 
 _FAILURE_CODES = {
     "timeout": "jwks_timeout",
@@ -79,7 +66,6 @@ class RemoteJWKSet:
         self._max_age = float(max_age)
         self._max_bytes = max_bytes
         self._clock = clock
-        self._task: asyncio.Task[JWKSError | None] | None = None
         self._issued = 0  # sequence number of the last fetch started
         self.clear()
 
@@ -95,7 +81,7 @@ class RemoteJWKSet:
         self._attempted_at = -math.inf
         self._last_error: JWKSError | None = None
         self._applied = self._issued
-        self._task = None
+        self._flight: SingleFlight[None] = SingleFlight()
 
     async def get_signing_key(self, header: Mapping[str, Any]) -> jwt.PyJWK:
         """The key that may verify a token with this JOSE header, bound to its ``alg``.
@@ -120,39 +106,39 @@ class RemoteJWKSet:
         if key is None:
             error = await self._refresh()
             key = self._keys.select(kid, alg) if self._keys is not None else None
+        if key is None and self._last_error is not None:
+            # The key may well exist: the set could not be refreshed to find out.
+            if error is not None:
+                raise error
+            raise JWKSError(
+                "the token's key is not among the cached keys and the JWKS cannot be refreshed",
+                code="jwks_unavailable",
+            ) from self._last_error
         if key is None:
             raise JWKSError(
                 "no key in the JWKS matches the token's kid and alg", code="jwks_no_matching_key"
-            ) from error
+            )
         return key
 
     async def _refresh(self) -> JWKSError | None:
         """Join the fetch in flight, or start one unless the last attempt is still cooling down.
 
-        Waiters are shielded so that one cancelled caller does not cancel everybody's fetch.
+        Returns the fetch's failure (this caller's own copy), or None.
         """
-        task = self._task
-        # A task from another (possibly closed) event loop can never be awaited here.
-        if task is None or task.get_loop() is not asyncio.get_running_loop():
-            # With no key at all every token fails, so retry sooner than the kid-miss cooldown.
-            cooldown = self._cooldown if self._keys is not None else min(self._cooldown, 2.0)
-            if self._clock() < self._attempted_at + cooldown:
-                return None
-            self._issued += 1
-            task = self._task = asyncio.create_task(self._fetch(self._issued))
-            task.add_done_callback(self._forget)
-        return _per_waiter(await asyncio.shield(task))
+        try:
+            await self._flight.run(None, self._fetch)
+        except JWKSError as exc:
+            return exc
+        return None
 
-    def _forget(self, task: asyncio.Task[JWKSError | None]) -> None:
-        if self._task is task:
-            self._task = None
-
-    async def _fetch(self, seq: int) -> JWKSError | None:
-        """Fetch once and install the result unless a newer fetch or ``clear()`` superseded it.
-
-        Returns the failure instead of raising it, so that a fetch nobody waits for any more
-        leaves no unretrieved exception behind.
-        """
+    async def _fetch(self) -> None:
+        """Fetch once and install the result unless a newer fetch or ``clear()`` superseded it."""
+        # With no key at all every token fails, so retry sooner than the kid-miss cooldown.
+        cooldown = self._cooldown if self._keys is not None else min(self._cooldown, 2.0)
+        if self._clock() < self._attempted_at + cooldown:
+            return
+        self._issued += 1
+        seq = self._issued
         try:
             keys: _KeySet | None = await self._download()
             error = None
@@ -164,7 +150,8 @@ class RemoteJWKSet:
             self._last_error = error
             if keys is not None:
                 self._keys, self._loaded_at = keys, self._attempted_at
-        return error
+        if error is not None:
+            raise error
 
     async def _download(self) -> _KeySet:
         try:
@@ -232,7 +219,7 @@ def _usable(jwk: Any) -> bool:
     kid = jwk.get("kid", "")
     if not isinstance(kid, str) or len(kid) > _MAX_KID_LENGTH:
         return False
-    fitting = [name for name in _KEY_TYPES if _fits(jwk, name)]
+    fitting = [name for name in ALGORITHMS if _fits(jwk, name)]
     if not fitting:
         return False
     try:
@@ -244,15 +231,15 @@ def _usable(jwk: Any) -> bool:
 
 def _fits(jwk: dict[str, Any], alg: str) -> bool:
     """One key, one algorithm: a key's own ``alg`` must match, and its type and curve must too."""
-    kty, curves = _KEY_TYPES[alg]
-    if jwk.get("kty") != kty or jwk.get("alg", alg) != alg:
+    algorithm = ALGORITHMS[alg]
+    if jwk.get("kty") != algorithm.key_type or jwk.get("alg", alg) != alg:
         return False
-    return not curves or jwk.get("crv") in curves
+    return not algorithm.curves or jwk.get("crv") in algorithm.curves
 
 
 def _key_request(header: Mapping[str, Any]) -> tuple[str | None, str]:
     alg = header.get("alg")
-    if not isinstance(alg, str) or alg not in _KEY_TYPES:
+    if not isinstance(alg, str) or alg not in ALGORITHMS:
         raise JWKSError("no JWKS key may serve the token's alg", code="jwks_no_matching_key")
     if "kid" not in header:
         return None, alg
@@ -263,15 +250,6 @@ def _key_request(header: Mapping[str, Any]) -> tuple[str | None, str]:
             code="jwks_invalid_kid",
         )
     return kid, alg
-
-
-def _per_waiter(error: JWKSError | None) -> JWKSError | None:
-    """A fresh copy for each waiter: one instance raised in many tasks piles up tracebacks."""
-    if error is None:
-        return None
-    copy = JWKSError(error.message, code=error.code)
-    copy.__cause__ = error.__cause__
-    return copy
 
 
 def _check_duration(name: str, value: float, *, allow_zero: bool, allow_inf: bool) -> None:

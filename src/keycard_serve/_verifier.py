@@ -23,26 +23,16 @@ import jwt
 from jwt.exceptions import InvalidJTIError, InvalidSubjectError
 from jwt.types import Options
 
+from ._algorithms import VERIFYING_ALGORITHMS
+from ._protocol import AT_JWT, AT_JWT_MEDIA_TYPE
 from .errors import JWKSError, TokenError
 
-__all__ = ["DEFAULT_ALGORITHMS", "JWTVerifier", "VerifiedToken"]
-
-DEFAULT_ALGORITHMS = (
-    "RS256",
-    "RS384",
-    "RS512",
-    "PS256",
-    "PS384",
-    "PS512",
-    "ES256",
-    "ES384",
-    "ES512",
-    "EdDSA",
-)
+__all__ = ["JWTVerifier", "VerifiedToken"]
 
 _log = logging.getLogger(__name__)
 
-_AT_JWT = "application/at+jwt"
+# Key-resolver errors that are the token's fault; any other JWKSError means "could not check".
+_BAD_KEY_REFERENCE = frozenset({"jwks_no_matching_key", "jwks_invalid_kid"})
 _MAX_LEEWAY = 300.0  # RFC 9068 §4 allows "a few minutes" of clock skew at most
 _MAX_NUMERIC_DATE = 253_402_300_799  # 9999-12-31T23:59:59Z: beyond it a date is garbage
 _BASE64URL = re.compile(r"[A-Za-z0-9_-]*")
@@ -85,9 +75,10 @@ class JWTVerifier:
     """Verifies RFC 9068 access tokens from one issuer for any of ``audiences``.
 
     ``key_resolver`` maps the JOSE header to a key bound to its algorithm (for instance
-    ``RemoteJWKSet.get_signing_key``); a ``JWKSError`` it raises becomes a ``TokenError`` with
-    the same code. ``audiences`` are compared as exact strings and a token passes when its
-    ``aud`` contains one of them. ``accepted_types`` is the complete list of allowed ``typ``
+    ``RemoteJWKSet.get_signing_key``); its ``jwks_no_matching_key`` and ``jwks_invalid_kid``
+    become a ``TokenError`` with the same code, any other ``JWKSError`` propagates. ``leeway``
+    is in seconds (0 to 300), ``clock`` returns epoch seconds. ``audiences`` are compared as
+    exact strings and a token passes when its ``aud`` contains one of them. ``accepted_types`` is the complete list of allowed ``typ``
     values, compared as RFC 7515 §4.1.9 says; it is also the escape hatch for authorization
     servers that omit or mislabel ``typ`` (``""`` or ``None`` admits a token without one), and
     the first token admitted through it is logged as a warning. Symmetric algorithms and
@@ -100,8 +91,8 @@ class JWTVerifier:
         issuer: str,
         audiences: Sequence[str],
         key_resolver: Callable[[Mapping[str, Any]], Awaitable[jwt.PyJWK]],
-        algorithms: Sequence[str] = DEFAULT_ALGORITHMS,
-        accepted_types: Sequence[str | None] = ("at+jwt",),
+        algorithms: Sequence[str] = VERIFYING_ALGORITHMS,
+        accepted_types: Sequence[str | None] = (AT_JWT,),
         leeway: float = 30.0,
         max_token_bytes: int = 16_384,
         clock: Callable[[], float] = time.time,
@@ -127,12 +118,25 @@ class JWTVerifier:
         self._warned = False
 
     async def verify(self, token: str) -> VerifiedToken:
-        """Verify ``token`` and return what it grants; raises ``TokenError`` with a stable code."""
+        """Verify ``token`` and return what it grants.
+
+        Raises ``TokenError`` when the token was checked and refused, with ``code``:
+        ``malformed``, ``token_too_large``, ``unsupported_algorithm``, ``invalid_type``,
+        ``unsupported_crit``, ``unsupported_cty``, ``jwks_no_matching_key``,
+        ``jwks_invalid_kid``, ``invalid_signature``, ``invalid_issuer``, ``invalid_audience``,
+        ``invalid_key``, ``missing_claim``, ``invalid_claim``, ``expired`` (``exp`` more than
+        ``leeway`` seconds ago) or ``not_yet_valid`` (``iat``/``nbf`` more than ``leeway``
+        seconds ahead). Raises the resolver's ``JWKSError`` (``jwks_unavailable``,
+        ``jwks_http_status``, ``jwks_timeout``...) when the keys could not be had: the token
+        was not checked, and callers must not report it as invalid.
+        """
         header, payload = self._decode(token)
         alg, typ_note = self._check_header(header)
         try:
             key = await self._key_resolver(header)
         except JWKSError as exc:
+            if exc.code not in _BAD_KEY_REFERENCE:
+                raise  # the keys could not be had: the token was not checked
             raise TokenError(f"no signing key for the token: {exc.message}", code=exc.code) from exc
         self._check_signature(token, key, alg)
         verified = _verified(payload, self._check_times(payload))
@@ -191,7 +195,7 @@ class JWTVerifier:
         media_type = _media_type(typ) if isinstance(typ, str) else None
         if media_type not in self._types:
             raise TokenError("the token's typ is not an accepted type", code="invalid_type")
-        return None if media_type == _AT_JWT else f"with typ {media_type}"
+        return None if media_type == AT_JWT_MEDIA_TYPE else f"with typ {media_type}"
 
     def _check_signature(self, token: str, key: jwt.PyJWK, alg: str) -> None:
         try:
@@ -236,8 +240,8 @@ def _check_algorithms(algorithms: Sequence[str]) -> frozenset[str]:
         # Key confusion (CVE-2015-9235): an HMAC "secret" would be the AS's public key.
         if name.upper().startswith("HS") or name.lower() == "none":
             raise ValueError(f"{name} is refused: only asymmetric algorithms can be allowed")
-        if name not in DEFAULT_ALGORITHMS:
-            raise ValueError(f"{name} is not supported; choose from {DEFAULT_ALGORITHMS}")
+        if name not in VERIFYING_ALGORITHMS:
+            raise ValueError(f"{name} is not supported; choose from {VERIFYING_ALGORITHMS}")
     return frozenset(algorithms)
 
 
