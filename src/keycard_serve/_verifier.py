@@ -78,10 +78,11 @@ class JWTVerifier:
     ``RemoteJWKSet.get_signing_key``); its ``jwks_no_matching_key`` and ``jwks_invalid_kid``
     become a ``TokenError`` with the same code, any other ``JWKSError`` propagates. ``leeway``
     is in seconds (0 to 300), ``clock`` returns epoch seconds. ``audiences`` are compared as
-    exact strings and a token passes when its ``aud`` contains one of them. ``accepted_types`` is the complete list of allowed ``typ``
-    values, compared as RFC 7515 §4.1.9 says; it is also the escape hatch for authorization
-    servers that omit or mislabel ``typ`` (``""`` or ``None`` admits a token without one), and
-    the first token admitted through it is logged as a warning. Symmetric algorithms and
+    exact strings and a token passes when its ``aud`` contains one of them. ``accepted_types``
+    is the complete list of allowed ``typ`` values, compared as RFC 7515 §4.1.9 says; it is
+    also the escape hatch for authorization servers that omit or mislabel ``typ`` (``""`` or
+    ``None`` admits a token without one), and the first token admitted through it is logged
+    as a warning. Symmetric algorithms and
     ``none`` are refused at construction with ``ValueError``, as are bad numbers.
     """
 
