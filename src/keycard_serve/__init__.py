@@ -1,8 +1,9 @@
 """keycard-serve: Keycard OAuth protection and per-tool delegated access for FastMCP."""
 
-from ._delegation import Grant
+from ._exchange import ExchangedToken
+from ._grant import Grant
 from ._version import __version__
-from .access_context import AccessContext, ExchangedToken
+from .access_context import AccessContext
 from .credentials import ApplicationCredential, ClientSecret, PrivateKeyJWT
 from .errors import (
     ConfigurationError,

@@ -9,54 +9,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 
-from ._exchange import TokenExchanger
+from ._exchange import ExchangedToken, TokenExchanger
 from ._exchange_cache import ExchangeCache, cache_key
-from .access_context import AccessContext, ExchangedToken
+from ._grant import Grant, normalize_grants  # noqa: F401 - normalize_grants: see below
+from .access_context import AccessContext
 from .errors import TokenExchangeError
 
-__all__ = ["Delegator", "Grant", "normalize_grants"]
+# Grant and normalize_grants live in _grant; provider.py and the launcher still import them
+# from here until they follow.
+__all__ = ["Delegator"]
 
 logger = logging.getLogger("keycard_serve._delegation")
-
-
-@dataclass(frozen=True)
-class Grant:
-    """One resource a tool may reach, and the scopes to request for it (RFC 8693 ``scope``)."""
-
-    resource: str
-    scopes: tuple[str, ...] = ()
-
-
-def normalize_grants(
-    resources: str | Grant | Iterable[str | Grant],
-    scopes: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
-) -> tuple[Grant, ...]:
-    """Grants from the decorator's arguments: a resource, a list of them, or ``Grant`` objects.
-
-    ``scopes`` is one list for every resource or a ``{resource: scopes}`` mapping.
-    """
-    items = [resources] if isinstance(resources, str | Grant) else list(resources)
-    if not items:
-        raise ValueError("grant() needs at least one resource")
-    grants: dict[str, Grant] = {}
-    for item in items:
-        if isinstance(item, Grant):
-            grant = item
-        elif isinstance(item, str) and item:
-            if isinstance(scopes, Mapping):
-                requested = tuple(scopes.get(item, ()))
-            else:
-                requested = tuple(scopes or ())
-            grant = Grant(item, requested)
-        else:
-            raise TypeError(f"grant() resources must be non-empty strings, not {item!r}")
-        if grant.resource in grants:
-            raise ValueError(f"resource {grant.resource!r} is granted twice")
-        grants[grant.resource] = grant
-    return tuple(grants.values())
 
 
 class Delegator:

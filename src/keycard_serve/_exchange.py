@@ -12,6 +12,7 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -19,19 +20,35 @@ import httpx
 from ._circuit import CircuitBreaker
 from ._discovery import AuthorizationServerMetadata
 from ._http import HTTPFailure, JSONResult, request_json
-from .access_context import ExchangedToken
+from ._protocol import ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT
 from .credentials import ApplicationCredential
 from .errors import DiscoveryError, TokenExchangeError
 
-__all__ = ["ACCESS_TOKEN_TYPE", "TOKEN_EXCHANGE_GRANT", "TokenExchanger", "build_exchange_form"]
+__all__ = [
+    "ExchangedToken",
+    "TokenExchanger",
+    "build_exchange_form",
+    "parse_exchange_response",
+]
 
 logger = logging.getLogger("keycard_serve._exchange")
 
-TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"
-ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
 _MAX_RESPONSE_BYTES = 64 * 1024
 _MAX_EXPIRES_IN = 24 * 3600
 _MAX_RETRY_AFTER = 5.0
+
+
+@dataclass(frozen=True)
+class ExchangedToken:
+    """A delegated access token for one resource (RFC 8693 response)."""
+
+    access_token: str = field(repr=False)
+    resource: str
+    token_type: str = "Bearer"
+    expires_in: int | None = None
+    expires_at: float | None = None
+    scope: tuple[str, ...] = ()
+    issued_token_type: str = ACCESS_TOKEN_TYPE
 
 
 def build_exchange_form(

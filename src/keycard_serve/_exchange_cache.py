@@ -13,8 +13,8 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
+from ._exchange import ExchangedToken
 from ._singleflight import SingleFlight
-from .access_context import ExchangedToken
 
 __all__ = ["ExchangeCache", "cache_key"]
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import anyio.from_thread
@@ -18,14 +19,59 @@ import anyio.to_thread
 from fastmcp import Context
 from fastmcp.server.dependencies import get_access_token
 
-from ._delegation import Grant
 from ._signature import find_context_parameter
 from .access_context import AccessContext
 from .errors import MissingContextError
 
-__all__ = ["STATE_KEY", "grant_decorator"]
+__all__ = [
+    "STATE_KEY",
+    "Binding",
+    "Grant",
+    "Resolver",
+    "access_override",
+    "grant_decorator",
+    "normalize_grants",
+]
 
 STATE_KEY = "keycardai"
+
+
+@dataclass(frozen=True)
+class Grant:
+    """One resource a tool may reach, and the scopes to request for it (RFC 8693 ``scope``)."""
+
+    resource: str
+    scopes: tuple[str, ...] = ()
+
+
+def normalize_grants(
+    resources: str | Grant | Iterable[str | Grant],
+    scopes: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
+) -> tuple[Grant, ...]:
+    """Grants from the decorator's arguments: a resource, a list of them, or ``Grant`` objects.
+
+    ``scopes`` is one list for every resource or a ``{resource: scopes}`` mapping.
+    """
+    items = [resources] if isinstance(resources, str | Grant) else list(resources)
+    if not items:
+        raise ValueError("grant() needs at least one resource")
+    grants: dict[str, Grant] = {}
+    for item in items:
+        if isinstance(item, Grant):
+            grant = item
+        elif isinstance(item, str) and item:
+            if isinstance(scopes, Mapping):
+                requested = tuple(scopes.get(item, ()))
+            else:
+                requested = tuple(scopes or ())
+            grant = Grant(item, requested)
+        else:
+            raise TypeError(f"grant() resources must be non-empty strings, not {item!r}")
+        if grant.resource in grants:
+            raise ValueError(f"resource {grant.resource!r} is granted twice")
+        grants[grant.resource] = grant
+    return tuple(grants.values())
+
 
 F = TypeVar("F", bound=Callable[..., Any])
 Resolver = Callable[[str | None, float | None, Sequence[Grant]], Awaitable[AccessContext]]

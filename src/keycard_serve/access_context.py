@@ -9,27 +9,14 @@ token.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ._exchange import ExchangedToken
 from .errors import ResourceAccessError
 
-__all__ = ["AccessContext", "ExchangedToken"]
+__all__ = ["AccessContext", "Status"]
 
 Status = Literal["success", "partial_error", "error"]
-
-
-@dataclass(frozen=True)
-class ExchangedToken:
-    """A delegated access token for one resource (RFC 8693 response)."""
-
-    access_token: str = field(repr=False)
-    resource: str
-    token_type: str = "Bearer"
-    expires_in: int | None = None
-    expires_at: float | None = None
-    scope: tuple[str, ...] = ()
-    issued_token_type: str = "urn:ietf:params:oauth:token-type:access_token"
 
 
 class AccessContext:

@@ -18,12 +18,11 @@ from urllib.parse import quote_plus
 import jwt
 from cryptography.hazmat.primitives import serialization
 
+from ._algorithms import SIGNING_ALGORITHMS, check_private_key
+from ._protocol import CLIENT_ASSERTION_TYPE
 from .errors import ConfigurationError
 
 __all__ = ["ApplicationCredential", "ClientSecret", "PrivateKeyJWT"]
-
-_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-_ASYMMETRIC = {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"}
 
 
 @runtime_checkable
@@ -92,9 +91,10 @@ class PrivateKeyJWT:
     ) -> None:
         if not client_id:
             raise ConfigurationError("PrivateKeyJWT needs a client_id", code="credential_client_id")
-        if algorithm not in _ASYMMETRIC:
+        if algorithm not in SIGNING_ALGORITHMS:
             raise ConfigurationError(
-                f"PrivateKeyJWT algorithm {algorithm!r} is not an asymmetric JWS algorithm",
+                f"PrivateKeyJWT algorithm {algorithm!r} is not supported; use one of "
+                + ", ".join(SIGNING_ALGORITHMS),
                 code="credential_algorithm",
             )
         if not 0 < lifetime <= 300:
@@ -107,6 +107,13 @@ class PrivateKeyJWT:
                 "PrivateKeyJWT private_key is not an unencrypted PEM private key",
                 code="credential_key",
             ) from exc
+        try:
+            check_private_key(self._key, algorithm)
+        except ValueError as exc:
+            raise ConfigurationError(
+                f"PrivateKeyJWT private_key cannot sign {algorithm}: {exc}",
+                code="credential_key",
+            ) from None
         self.client_id = client_id
         self.key_id = key_id
         self.algorithm = algorithm
@@ -136,7 +143,7 @@ class PrivateKeyJWT:
         }
         header = {"kid": self.key_id} if self.key_id else None
         form["client_id"] = self.client_id
-        form["client_assertion_type"] = _ASSERTION_TYPE
+        form["client_assertion_type"] = CLIENT_ASSERTION_TYPE
         form["client_assertion"] = jwt.encode(claims, self._key, self.algorithm, headers=header)
 
     def __repr__(self) -> str:

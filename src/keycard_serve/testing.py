@@ -10,9 +10,9 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Mapping, Sequence
 
-from ._delegation import Grant
-from ._grant import access_override
-from .access_context import AccessContext, ExchangedToken
+from ._exchange import ExchangedToken
+from ._grant import Grant, access_override
+from .access_context import AccessContext
 
 __all__ = ["mock_access_context"]
 
