@@ -11,34 +11,45 @@ FastMCP's own middleware produces the challenges (401 without ``error`` when no 
 sent, 401 ``invalid_token`` for a bad one, 403 ``insufficient_scope`` for missing scopes, each
 with an absolute ``resource_metadata``); this adapter supplies what they point to, on every
 path real clients probe, with CORS so browser clients can read it.
+
+Two guarantees hold end to end, which FastMCP's own bearer middleware would break:
+"could not check" is never "invalid" (the zone or its keys unavailable gives 503 with
+``Retry-After``, never 401 ``invalid_token``), and expiry is judged once, by the verifier with
+its leeway (the MCP SDK's backend compares ``expires_at`` with the clock a second time).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, overload
 
-from fastmcp.server.auth import AccessToken
+from fastmcp.server.auth import AccessToken, TokenVerificationError
 from fastmcp.server.auth import AuthProvider as FastMCPAuthProvider
+from mcp.server.auth.middleware.auth_context import AuthContextMiddleware
+from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from pydantic import AnyHttpUrl
+from starlette.authentication import AuthCredentials, UnauthenticatedUser
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._discovery import AuthorizationServerMetadata
 from ._urls import path_of, resource_url, well_known_url
 from ._verifier import VerifiedToken
-from .errors import DiscoveryError, TokenError
+from .errors import DiscoveryError, JWKSError, TokenError
 
 __all__ = ["KeycardAuth", "ProtectedResource", "TokenBackend"]
 
 logger = logging.getLogger("keycard_serve.auth")
 
 _CACHE = {"Cache-Control": "max-age=300"}
+_RETRY_AFTER = "5"  # seconds; what a 503 asks clients to wait before trying again
 
 
 class TokenBackend(Protocol):
@@ -173,6 +184,7 @@ class KeycardAuth(FastMCPAuthProvider):
         )
 
     async def verify_token(self, token: str) -> AccessToken | None:
+        """The token's grant, None for a refused token; ``TokenVerificationError`` if unchecked."""
         binding = self._binding
         audiences = binding.resource.audiences(self._mcp_path)
         try:
@@ -180,9 +192,9 @@ class KeycardAuth(FastMCPAuthProvider):
         except TokenError as exc:
             logger.info("bearer token rejected: %s", exc.code)
             return None
-        except DiscoveryError as exc:
-            logger.error("cannot verify tokens, zone metadata unavailable: %s", exc.code)
-            return None
+        except (DiscoveryError, JWKSError) as exc:
+            logger.error("cannot verify tokens now (%s): %s", exc.code, exc.message)
+            raise TokenVerificationError(f"token not checked: {exc.code}") from exc
         return AccessToken(
             token=token,
             client_id=verified.client_id or verified.subject,
@@ -204,7 +216,11 @@ class KeycardAuth(FastMCPAuthProvider):
             allow_headers=["*"],
             expose_headers=["WWW-Authenticate", "Mcp-Session-Id", "Mcp-Protocol-Version"],
         )
-        return [cors, *super().get_middleware()]
+        return [
+            cors,
+            Middleware(_BearerAuthentication, auth=self),
+            Middleware(AuthContextMiddleware),
+        ]
 
     def get_routes(self, mcp_path: str | None = None) -> list[Route]:
         self.set_mcp_path(mcp_path)
@@ -243,7 +259,7 @@ class KeycardAuth(FastMCPAuthProvider):
             return JSONResponse(
                 {"error": "temporarily_unavailable", "error_description": exc.message},
                 status_code=503,
-                headers={"Retry-After": "5"},
+                headers={"Retry-After": _RETRY_AFTER},
             )
         return JSONResponse(metadata.document, headers=_CACHE)
 
@@ -269,6 +285,79 @@ async def _issuer(binding: _Binding) -> str:
         return (await binding.backend.metadata()).issuer
     except DiscoveryError:
         return binding.resource.zone_url
+
+
+class _BearerAuthentication:
+    """ASGI middleware setting ``scope["user"]`` and ``scope["auth"]`` from the bearer token.
+
+    Starlette's ``AuthenticationMiddleware`` with the MCP SDK's ``BearerAuthBackend``, minus two
+    faults: the token's expiry is not compared with the clock again (the verifier did, with
+    leeway), and when ``verify_token`` raises ``TokenVerificationError`` the request goes on
+    unauthenticated but the 401 that FastMCP's challenge would send becomes 503
+    ``temporarily_unavailable`` with ``Retry-After``: the client keeps its token and retries
+    instead of signing in again. Routes that need no token (metadata) answer as usual.
+    """
+
+    def __init__(self, app: ASGIApp, *, auth: KeycardAuth) -> None:
+        self.app = app
+        self.auth = auth
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        token = _bearer_token(scope)
+        access, unchecked = None, False
+        if token is not None:
+            try:
+                access = await self.auth.verify_token(token)
+            except TokenVerificationError:
+                unchecked = True
+        if access is None:
+            scope["user"], scope["auth"] = UnauthenticatedUser(), AuthCredentials()
+        else:
+            scope["user"], scope["auth"] = AuthenticatedUser(access), AuthCredentials(access.scopes)
+        await self.app(scope, receive, _unavailable_for_401(send) if unchecked else send)
+
+
+def _bearer_token(scope: Scope) -> str | None:
+    """The RFC 6750 section 2.1 credentials, or None for no (or another) scheme."""
+    for name, value in scope.get("headers", ()):
+        if name.lower() == b"authorization" and value[:7].lower() == b"bearer ":
+            return value[7:].decode("latin-1")
+    return None
+
+
+def _unavailable_for_401(send: Send) -> Send:
+    """``send`` with a 401 response replaced by 503 ``temporarily_unavailable``."""
+    replaced = False
+
+    async def wrapped(message: Message) -> None:
+        nonlocal replaced
+        if message["type"] == "http.response.start" and message["status"] == 401:
+            replaced = True
+            body = json.dumps(
+                {
+                    "error": "temporarily_unavailable",
+                    "error_description": "the token could not be checked now; retry later",
+                }
+            ).encode()
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 503,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(body)).encode()),
+                        (b"retry-after", _RETRY_AFTER.encode()),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
+        elif not replaced:  # the 401's own body is dropped
+            await send(message)
+
+    return wrapped
 
 
 def _route(path: str, handler) -> Route:

@@ -1,20 +1,35 @@
-"""URL rules, decided once: zone URLs, the MCP server's public URLs, well-known locations.
+"""URL rules, decided once: what a valid URL is here, and the one spelling of each URL.
 
 Every URL the server advertises or compares (token audience, protected-resource metadata,
-401 challenges) is derived here, so the three can never disagree.
+401 and 403 challenges, the scope guard's path, the launcher's banner, ``doctor`` and
+``token``) is derived here, so they can never disagree. The canonical spelling is RFC 3986
+section 6.2.2-6.2.3 normalisation: lower-case scheme and host, default port dropped,
+percent-encodings upper-case and unreserved ones decoded, dot segments removed. A base URL
+ends with ``/``; an endpoint URL is the base URL plus the endpoint path without a trailing
+slash, so ``/mcp``, ``/mcp/`` and ``mcp`` name the same endpoint and ``/`` names the base.
+
+The validity rules (``check_http_url``) serve the config loader, the library constructor and
+the development zone alike: no spaces or control characters, a parseable port, an absolute
+http(s) URL with a host, no user name or password, no ``#fragment`` (not even a bare ``#``),
+no ``?query`` (not even a bare ``?``) unless allowed, and plain http only on loopback where
+TLS is required.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 from .errors import ConfigurationError
 
 __all__ = [
     "KEYCARD_DOMAIN",
+    "canonical_url",
+    "check_http_url",
+    "endpoint_path",
     "is_loopback_host",
+    "is_plain_remote_http",
     "normalize_base_url",
     "normalize_zone_url",
     "path_of",
@@ -26,6 +41,11 @@ __all__ = [
 
 KEYCARD_DOMAIN = "keycard.cloud"
 _ZONE_ID = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+_UNSAFE = re.compile(r"[\x00-\x20\x7f]")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_PERCENT = re.compile(r"%([0-9A-Fa-f]{2})")
+# RFC 3986 section 2.3: percent-encoded unreserved characters are decoded when normalising.
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 
 
 def is_loopback_host(host: str | None) -> bool:
@@ -39,6 +59,39 @@ def is_loopback_host(host: str | None) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def is_plain_remote_http(url: str | SplitResult) -> bool:
+    """True for an ``http://`` URL whose host is not loopback."""
+    parts = urlsplit(url) if isinstance(url, str) else url
+    return parts.scheme.lower() == "http" and not is_loopback_host(parts.hostname)
+
+
+def check_http_url(url: str, *, allow_query: bool = False, require_tls: bool = False) -> str:
+    """``url`` unchanged if it obeys the rules above; else ``ValueError`` saying what is wrong.
+
+    The message is a predicate (``"must not have a #fragment"``) for the caller to prefix with
+    the field's name.
+    """
+    _split_checked(url, allow_query=allow_query, require_tls=require_tls)
+    return url
+
+
+def canonical_url(url: str) -> str:
+    """``url`` in its RFC 3986 section 6.2.2 normal form (scheme-based: default port dropped).
+
+    An empty path becomes ``/``; query and fragment are kept as they are. ``ValueError`` for
+    a URL whose port does not parse.
+    """
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    netloc = f"[{host}]" if ":" in host else host
+    port = parts.port
+    if port is not None and port != _DEFAULT_PORTS.get(scheme):
+        netloc = f"{netloc}:{port}"
+    path = _remove_dot_segments(_normalize_percent(parts.path)) or "/"
+    return urlunsplit((scheme, netloc, path, parts.query, parts.fragment))
 
 
 def resolve_zone_url(zone_id: str | None, zone_url: str | None) -> str:
@@ -61,46 +114,41 @@ def resolve_zone_url(zone_id: str | None, zone_url: str | None) -> str:
 
 
 def normalize_zone_url(url: str) -> str:
-    """An authorization server URL: https (or http on loopback), no query, no fragment.
+    """An authorization server URL, canonical and without a trailing slash.
 
-    A trailing slash is dropped so well-known URLs can be built by path insertion; issuer
-    comparison tolerates it (see ``same_issuer``).
+    https (or http on loopback), no query, no fragment: ``ConfigurationError`` with code
+    ``invalid_zone_url`` or ``insecure_zone_url`` otherwise. The trailing slash is dropped so
+    well-known URLs can be built by path insertion (RFC 8414 section 3.1); issuer comparison
+    tolerates it (``same_issuer``).
     """
-    parts = _split_http_url(url, "zone_url", require_tls=True)
-    if parts.query or parts.fragment:
-        raise ConfigurationError(
-            f"zone_url {url!r} must not have a query or fragment", code="invalid_zone_url"
-        )
-    path = parts.path.rstrip("/")
-    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+    _checked_or_raise(url, "zone_url", require_tls=True)
+    return canonical_url(url).rstrip("/")
 
 
 def normalize_base_url(url: str) -> str:
-    """The MCP server's public base URL, lower-case scheme and host, with a trailing slash."""
-    # Plain http stays allowed here: TLS is often terminated by a proxy in front of us, and
-    # we send no secret to this URL ourselves.
-    parts = _split_http_url(url, "mcp_base_url", require_tls=False)
-    if parts.query or parts.fragment:
-        raise ConfigurationError(
-            f"mcp_base_url {url!r} must not have a query or fragment",
-            code="invalid_base_url",
-        )
-    path = parts.path if parts.path.endswith("/") else parts.path + "/"
-    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+    """The MCP server's public base URL, canonical, with a trailing slash.
+
+    ``ConfigurationError`` (code ``invalid_mcp_base_url``) unless it is an absolute http(s)
+    URL without credentials, query or fragment. Plain http stays allowed on any host: TLS is
+    often terminated by a proxy in front of us, and we send no secret to this URL ourselves.
+    """
+    _checked_or_raise(url, "mcp_base_url", require_tls=False)
+    canonical = canonical_url(url)
+    return canonical if canonical.endswith("/") else canonical + "/"
+
+
+def endpoint_path(mcp_path: str | None) -> str:
+    """The MCP endpoint's path below the base URL, canonical: ``"/mcp"`` for ``"/mcp/"``,
+    ``"mcp"`` and ``"/mcp"``; ``"/"`` for ``"/"``, ``""`` and None."""
+    return "/" + (mcp_path or "").strip("/")
 
 
 def resource_url(base_url: str, mcp_path: str | None) -> str:
-    """The URL of the MCP endpoint itself: the base URL plus the endpoint path."""
-    if not mcp_path or mcp_path == "/":
-        return base_url
-    return base_url + mcp_path.strip("/")
+    """The MCP endpoint's URL: ``base_url`` (canonical, with its trailing slash) plus the path.
 
-
-def well_known_url(url: str, name: str) -> str:
-    """RFC 8414 / RFC 9728 path insertion: ``/.well-known/<name>`` between host and path."""
-    parts = urlsplit(url)
-    path = parts.path.rstrip("/")
-    return urlunsplit((parts.scheme, parts.netloc, f"/.well-known/{name}{path}", "", ""))
+    ``resource_url("https://h/", "/mcp/") == "https://h/mcp"``; the root path gives the base.
+    """
+    return base_url + endpoint_path(mcp_path)[1:]
 
 
 def path_of(url: str) -> str:
@@ -108,27 +156,73 @@ def path_of(url: str) -> str:
     return urlsplit(url).path.rstrip("/")
 
 
+def well_known_url(url: str, name: str) -> str:
+    """RFC 8414 / RFC 9728 path insertion: ``/.well-known/<name>`` between host and path."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/.well-known/{name}{path_of(url)}", "", ""))
+
+
 def same_issuer(configured: str, advertised: str) -> bool:
-    """RFC 8414 section 3.3, tolerating only a trailing slash on either side."""
-    return configured.rstrip("/") == advertised.rstrip("/")
+    """RFC 8414 section 3.3: the same URL, compared in canonical form, a trailing slash aside."""
+    try:
+        return canonical_url(configured).rstrip("/") == canonical_url(advertised).rstrip("/")
+    except ValueError:
+        return False
 
 
-def _split_http_url(url: str, field: str, *, require_tls: bool):
-    parts = urlsplit(url.strip())
+def _split_checked(url: str, *, allow_query: bool, require_tls: bool) -> SplitResult:
+    if not isinstance(url, str):
+        raise ValueError("must be a string")
+    if _UNSAFE.search(url):
+        raise ValueError("must not contain spaces or control characters")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - urlsplit checks the port lazily
+    except ValueError as exc:
+        raise ValueError(f"is not a valid URL ({exc})") from None
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise ConfigurationError(
-            f"{field} {url!r} is not an absolute http(s) URL", code=f"invalid_{field}"
+        raise ValueError("must be an absolute http(s) URL such as https://api.example.com/")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("must not contain a user name or password; credentials go elsewhere")
+    if parts.fragment or "#" in url:
+        raise ValueError("must not have a #fragment")
+    if not allow_query and (parts.query or "?" in url):
+        raise ValueError("must not have a ?query")
+    if require_tls and is_plain_remote_http(parts):
+        raise ValueError(
+            "plain http is only allowed for loopback hosts (127.0.0.1, ::1, localhost); use https"
         )
-    if parts.username or parts.password:
-        raise ConfigurationError(f"{field} must not contain credentials", code=f"invalid_{field}")
-    if require_tls and parts.scheme.lower() == "http" and not is_loopback_host(parts.hostname):
-        raise ConfigurationError(
-            f"{field} {url!r} uses plain http on a non-loopback host; use https",
-            code=f"insecure_{field}",
-        )
-    netloc = parts.hostname.lower()
-    if ":" in netloc:
-        netloc = f"[{netloc}]"
-    if parts.port is not None:
-        netloc = f"{netloc}:{parts.port}"
-    return parts._replace(scheme=parts.scheme.lower(), netloc=netloc)
+    return parts
+
+
+def _checked_or_raise(url: str, field: str, *, require_tls: bool) -> None:
+    """``check_http_url`` as a ``ConfigurationError`` naming ``field``, for the library."""
+    candidate = url.strip() if isinstance(url, str) else url
+    try:
+        _split_checked(candidate, allow_query=False, require_tls=require_tls)
+    except ValueError as exc:
+        kind = "insecure" if str(exc).startswith("plain http") else "invalid"
+        raise ConfigurationError(f"{field} {url!r} {exc}", code=f"{kind}_{field}") from None
+
+
+def _normalize_percent(path: str) -> str:
+    def one(match: re.Match[str]) -> str:
+        char = chr(int(match.group(1), 16))
+        return char if char in _UNRESERVED else "%" + match.group(1).upper()
+
+    return _PERCENT.sub(one, path)
+
+
+def _remove_dot_segments(path: str) -> str:
+    """RFC 3986 section 5.2.4."""
+    if "." not in path:
+        return path
+    output: list[str] = []
+    for segment in path.split("/")[1:] if path.startswith("/") else path.split("/"):
+        if segment == "..":
+            if output:
+                output.pop()
+        elif segment != ".":
+            output.append(segment)
+    trailing = "/" if path.endswith(("/.", "/..")) else ""
+    return "/" + "/".join(output) + trailing if path.startswith("/") else "/".join(output)

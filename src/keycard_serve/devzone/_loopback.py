@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
-from .._urls import is_loopback_host
+from .._urls import check_http_url, is_loopback_host
 from ..errors import ConfigurationError
 
 __all__ = ["is_https_or_loopback_url", "require_loopback_host", "url_host"]
@@ -33,13 +31,11 @@ def is_https_or_loopback_url(uri: str) -> bool:
 
     The rule for redirect URIs and for the resources tokens are issued to alike: development
     MCP servers and callback listeners run on http://127.0.0.1, everything else is https.
+    The rest of ``keycard_serve._urls.check_http_url`` applies too (no credentials, no control
+    characters); a query is allowed (RFC 6749 section 3.1.2).
     """
     try:
-        parts = urlsplit(uri)
-        parts.port  # noqa: B018 - raises ValueError on a malformed port
+        check_http_url(uri, allow_query=True, require_tls=True)
     except ValueError:
         return False
-    host = parts.hostname
-    if not host or "#" in uri:
-        return False
-    return parts.scheme == "https" or (parts.scheme == "http" and is_loopback_host(host))
+    return True

@@ -19,13 +19,20 @@ from fastmcp.server.middleware import Middleware, MiddlewareContext
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .._urls import endpoint_path
+
 __all__ = ["ToolScopeGuard", "ToolScopeMiddleware"]
 
 _MAX_PEEK = 4 * 1024 * 1024  # the MCP SDK refuses larger messages anyway
 
 
 class ToolScopeGuard:
-    """ASGI middleware: refuse ``tools/call`` for a tool whose scopes the token lacks."""
+    """ASGI middleware: refuse ``tools/call`` for a tool whose scopes the token lacks.
+
+    ``path`` is the MCP endpoint's path as configured (any spelling); ``required_scopes``
+    maps a tool name to the scopes it needs; ``challenge`` builds the 403's
+    ``WWW-Authenticate`` from the missing scopes (``KeycardAuth.insufficient_scope_challenge``).
+    """
 
     def __init__(
         self,
@@ -36,7 +43,8 @@ class ToolScopeGuard:
         challenge: Callable[[Sequence[str]], str],
     ) -> None:
         self.app = app
-        self.path = path.rstrip("/") or "/"
+        # "/", "/mcp/", "mcp": compared in the one canonical spelling, request path included.
+        self.path = endpoint_path(path)
         self.required_scopes = required_scopes
         self.challenge = challenge
 
@@ -45,7 +53,7 @@ class ToolScopeGuard:
         if (
             scope["type"] != "http"
             or scope["method"] != "POST"
-            or scope["path"].rstrip("/") != self.path
+            or endpoint_path(scope["path"]) != self.path
             or not isinstance(user, AuthenticatedUser)
         ):
             await self.app(scope, receive, send)
