@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import ConfigurationError
@@ -18,7 +19,10 @@ __all__ = ["ensure_state_dir", "write_atomic", "write_once"]
 
 
 def ensure_state_dir(path: Path) -> Path:
-    """Create ``path`` (mode 0700) if needed and return it resolved."""
+    """Create ``path`` (mode 0700) if needed and return it resolved.
+
+    Raises ``ConfigurationError`` if it cannot be created or is not a directory.
+    """
     path = Path(path).expanduser()
     try:
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -30,33 +34,34 @@ def ensure_state_dir(path: Path) -> Path:
 
 
 def write_once(path: Path, data: bytes) -> bytes:
-    """Create ``path`` with ``data`` unless it exists; return what the file holds afterwards."""
-    tmp = _private_temp(path, data)
+    """Create ``path`` with ``data`` unless it exists; return what the file holds afterwards.
+
+    Of several processes racing on an empty directory, the first link wins and every one of
+    them returns its bytes.
+    """
     try:
-        os.link(tmp, path)
+        _publish(path, data, os.link)
     except FileExistsError:
         return path.read_bytes()
-    finally:
-        tmp.unlink()
     return data
 
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Replace ``path`` with ``data`` so readers see the old file or the new one, never half."""
-    tmp = _private_temp(path, data)
-    try:
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
+    _publish(path, data, os.replace)
 
 
-def _private_temp(path: Path, data: bytes) -> Path:
+def _publish(path: Path, data: bytes, put: Callable[[Path, Path], None]) -> None:
+    """Write ``data`` to a private (0600) temporary file beside ``path``, fsync it, then
+    ``put(temporary, path)``; the temporary name is gone afterwards whatever happened."""
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as file:
-        file.write(data)
-        file.flush()
-        os.fsync(file.fileno())
-    return tmp
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        put(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
