@@ -7,6 +7,7 @@ Every test module that uses ``zone`` or ``http`` runs in the module's event loop
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ import pytest
 import pytest_asyncio
 
 from keycard_serve.devzone import DevZone
+from keycard_serve.devzone._authority import Policy
 from tests.support.servers import free_port
 
 from .helpers import DENIED_RESOURCE
@@ -23,14 +25,21 @@ from .helpers import DENIED_RESOURCE
 ZoneFactory = Callable[..., DevZone]
 
 
+_POLICY_FIELDS = frozenset(field.name for field in dataclasses.fields(Policy))
+
+
 def _factory(state_dir: Path) -> ZoneFactory:
     """DevZones of one configuration: they share a loopback port and state directory, like the
-    launcher restarted, or ``keycard-serve token`` run beside it."""
+    launcher restarted, or ``keycard-serve token`` run beside it.
+
+    Options named like ``Policy`` fields (``auto_approve``, ``scope_policy``...) go into the
+    zone's ``_policy``; ``DENIED_RESOURCE`` is always denied."""
     port = free_port()
 
     def make(**options: Any) -> DevZone:
-        options.setdefault("denied_resources", [DENIED_RESOURCE])
-        return DevZone(port=port, state_dir=state_dir, **options)
+        policy = {name: options.pop(name) for name in _POLICY_FIELDS & options.keys()}
+        policy = Policy(denied_resources=frozenset([DENIED_RESOURCE]), **policy)
+        return DevZone(port=port, state_dir=state_dir, _policy=policy, **options)
 
     return make
 

@@ -15,6 +15,7 @@ import jwt
 import pytest
 
 from keycard_serve.devzone import DevZone
+from keycard_serve.devzone._authority import Policy
 from keycard_serve.errors import ConfigurationError
 from tests.support.servers import free_port
 
@@ -27,7 +28,7 @@ from .helpers import API_RESOURCE, serving, verify
 )
 def test_refuses_non_loopback_hosts(host: str, state_dir: Path) -> None:
     with pytest.raises(ConfigurationError, match="not for production") as caught:
-        DevZone(host=host, port=9000, state_dir=state_dir)
+        DevZone(port=9000, state_dir=state_dir, _host=host)
     assert caught.value.code == "devzone_not_loopback"
     assert not state_dir.exists()  # refused before touching anything
 
@@ -43,7 +44,7 @@ def test_refuses_non_loopback_hosts(host: str, state_dir: Path) -> None:
     ],
 )
 def test_accepts_loopback_hosts(host: str, issuer: str, state_dir: Path) -> None:
-    assert DevZone(host=host, port=9000, state_dir=state_dir).issuer == issuer
+    assert DevZone(port=9000, state_dir=state_dir, _host=host).issuer == issuer
 
 
 @pytest.mark.parametrize(
@@ -51,7 +52,7 @@ def test_accepts_loopback_hosts(host: str, issuer: str, state_dir: Path) -> None
     [
         {"port": 0},
         {"port": 70000},
-        {"token_ttl": 0},
+        {"_policy": Policy(token_ttl=0)},
         {"user": " "},
         {"default_resource": "http://api.example.test/"},  # plain http off loopback
         {"default_resource": "https://api.example.test/#frag"},

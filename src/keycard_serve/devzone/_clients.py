@@ -1,4 +1,5 @@
-"""Registered OAuth clients (RFC 7591 metadata), checked once and kept in the state directory."""
+"""OAuth clients: RFC 7591 metadata checked once, kept in the state directory, and the open
+``/register`` endpoint (RFC 7591 section 3) that MCP clients expect."""
 
 from __future__ import annotations
 
@@ -12,43 +13,46 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from starlette.requests import Request
+from starlette.responses import Response
+
+from .._protocol import (
+    AUTHORIZATION_CODE_GRANT,
+    CLIENT_CREDENTIALS_GRANT,
+    REFRESH_TOKEN_GRANT,
+    TOKEN_EXCHANGE_GRANT,
+)
 from ..errors import ConfigurationError
 from ._loopback import is_https_or_loopback_url
-from ._oauth import OAuthError
+from ._oauth import OAuthError, json_response, log, read_json
 from ._state import write_atomic, write_once
 
+__all__ = [
+    "AUTH_METHODS",
+    "GRANT_TYPES",
+    "SERVER_CLIENT_ID",
+    "ClientRegistry",
+    "RegisteredClient",
+    "RegistrationEndpoint",
+]
+
+# The grant types (RFC 6749 section 4, RFC 8693) and token endpoint authentication methods
+# (RFC 7591 section 2) the zone supports, in the order its metadata lists them.
+GRANT_TYPES = (
+    AUTHORIZATION_CODE_GRANT,
+    REFRESH_TOKEN_GRANT,
+    CLIENT_CREDENTIALS_GRANT,
+    TOKEN_EXCHANGE_GRANT,
+)
+AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
+SERVER_CLIENT_ID = "keycard-serve-dev-server"
+# A public client cannot authenticate, so it gets only the grants a user drives in a browser.
+_PUBLIC_GRANTS = frozenset({AUTHORIZATION_CODE_GRANT, REFRESH_TOKEN_GRANT})
 _PRIVATE_SCHEME = re.compile(r"[a-z][a-z0-9+.-]*")
 # Schemes a browser would execute or read locally instead of handing to an app.
 _NEVER_REDIRECT_SCHEMES = frozenset(
     {"http", "https", "javascript", "data", "file", "vbscript", "about", "blob", "ftp", "ws", "wss"}
 )
-
-__all__ = [
-    "AUTH_METHODS",
-    "GRANT_AUTHORIZATION_CODE",
-    "GRANT_CLIENT_CREDENTIALS",
-    "GRANT_REFRESH_TOKEN",
-    "GRANT_TOKEN_EXCHANGE",
-    "GRANT_TYPES",
-    "SERVER_CLIENT_ID",
-    "ClientRegistry",
-    "RegisteredClient",
-]
-
-GRANT_AUTHORIZATION_CODE = "authorization_code"
-GRANT_REFRESH_TOKEN = "refresh_token"
-GRANT_CLIENT_CREDENTIALS = "client_credentials"
-GRANT_TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
-GRANT_TYPES = (
-    GRANT_AUTHORIZATION_CODE,
-    GRANT_REFRESH_TOKEN,
-    GRANT_CLIENT_CREDENTIALS,
-    GRANT_TOKEN_EXCHANGE,
-)
-AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
-SERVER_CLIENT_ID = "keycard-serve-dev-server"
-# A public client cannot authenticate, so it gets only the grants a user drives in a browser.
-_PUBLIC_GRANTS = frozenset({GRANT_AUTHORIZATION_CODE, GRANT_REFRESH_TOKEN})
 _SERVER_FILE = "server-client.json"
 _CLIENTS_FILE = "clients.json"
 
@@ -64,7 +68,7 @@ class RegisteredClient:
     redirect_uris: tuple[str, ...] = ()
     client_name: str | None = None
     scope: str | None = None
-    client_id_issued_at: int = 0
+    client_id_issued_at: int = 0  # epoch seconds
 
     @property
     def is_public(self) -> bool:
@@ -86,7 +90,7 @@ class RegisteredClient:
             "client_id_issued_at": self.client_id_issued_at,
             "token_endpoint_auth_method": self.token_endpoint_auth_method,
             "grant_types": list(self.grant_types),
-            "response_types": ["code"] if GRANT_AUTHORIZATION_CODE in self.grant_types else [],
+            "response_types": ["code"] if AUTHORIZATION_CODE_GRANT in self.grant_types else [],
             "redirect_uris": list(self.redirect_uris),
         }
         if self.client_secret is not None:
@@ -106,11 +110,16 @@ class RegisteredClient:
         client_id: str | None = None,
         client_secret: str | None = None,
     ) -> RegisteredClient:
-        """Validate RFC 7591 client metadata; ``OAuthError`` names what is wrong."""
+        """A new client from RFC 7591 section 2 metadata (a JSON object), with a fresh id and,
+        unless it is public (auth method ``none``), a fresh secret where none is given.
+
+        Raises ``OAuthError`` ``invalid_client_metadata`` or ``invalid_redirect_uri``
+        (RFC 7591 section 3.2.2) naming what is wrong.
+        """
         method = metadata.get("token_endpoint_auth_method", "client_secret_basic")
         if method not in AUTH_METHODS:
             raise _bad_metadata(f"token_endpoint_auth_method must be one of {AUTH_METHODS}")
-        grant_types = _strings(metadata, "grant_types", default=[GRANT_AUTHORIZATION_CODE])
+        grant_types = _strings(metadata, "grant_types", default=[AUTHORIZATION_CODE_GRANT])
         unknown = set(grant_types) - set(GRANT_TYPES)
         if unknown or not grant_types:
             raise _bad_metadata(f"grant_types must be a non-empty subset of {GRANT_TYPES}")
@@ -124,7 +133,7 @@ class RegisteredClient:
         redirect_uris = _strings(metadata, "redirect_uris", default=[])
         for uri in redirect_uris:
             _check_redirect_uri(uri)
-        if GRANT_AUTHORIZATION_CODE in grant_types and not redirect_uris:
+        if AUTHORIZATION_CODE_GRANT in grant_types and not redirect_uris:
             raise OAuthError("invalid_redirect_uri", "authorization_code needs redirect_uris")
         name, scope = metadata.get("client_name"), metadata.get("scope")
         if not isinstance(name, (str, type(None))) or not isinstance(scope, (str, type(None))):
@@ -144,6 +153,7 @@ class RegisteredClient:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> RegisteredClient:
+        """A client as stored in the state directory (``dataclasses.asdict`` of one)."""
         return cls(
             **{
                 **data,
@@ -161,7 +171,7 @@ class ClientRegistry:
         server = RegisteredClient.from_metadata(
             {
                 "client_name": "keycard-serve MCP server (development zone)",
-                "grant_types": [GRANT_TOKEN_EXCHANGE, GRANT_CLIENT_CREDENTIALS],
+                "grant_types": [TOKEN_EXCHANGE_GRANT, CLIENT_CREDENTIALS_GRANT],
             },
             client_id=SERVER_CLIENT_ID,
         )
@@ -175,6 +185,7 @@ class ClientRegistry:
         return f"ClientRegistry({len(self._clients)} clients)"
 
     def get(self, client_id: str) -> RegisteredClient | None:
+        """The client with ``client_id``, or None."""
         return self._clients.get(client_id)
 
     def register(self, client: RegisteredClient) -> RegisteredClient:
@@ -187,12 +198,37 @@ class ClientRegistry:
         return client
 
     def _load(self, data: bytes) -> list[RegisteredClient]:
+        """Clients from a state file; ``ConfigurationError`` if it cannot be read as one."""
         try:
             return [RegisteredClient.from_json(item) for item in json.loads(data)["clients"]]
         except (ValueError, KeyError, TypeError) as exc:
             raise ConfigurationError(
                 f"dev zone client file in {self._path.parent} is corrupt"
             ) from exc
+
+
+class RegistrationEndpoint:
+    """``POST /register``: open dynamic client registration (RFC 7591 section 3).
+
+    The body must be a JSON object of client metadata; the answer is 201 with the
+    section 3.2.1 body, or a section 3.2.2 error.
+    """
+
+    def __init__(self, clients: ClientRegistry) -> None:
+        self._clients = clients
+
+    async def __call__(self, request: Request) -> Response:
+        metadata = await read_json(request, error="invalid_client_metadata")
+        if not isinstance(metadata, dict):
+            raise OAuthError("invalid_client_metadata", "body must be a JSON object")
+        client = self._clients.register(RegisteredClient.from_metadata(metadata))
+        log.info(
+            "registered client %s (%s, %s)",
+            client.client_id,
+            client.client_name or "unnamed",
+            client.token_endpoint_auth_method,
+        )
+        return json_response(client.registration_response(), status=201)
 
 
 def _dump(clients: list[RegisteredClient]) -> bytes:

@@ -11,26 +11,31 @@ import hashlib
 import json
 import stat
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from .._algorithms import check_private_key
+from .._protocol import AT_JWT, AT_JWT_MEDIA_TYPE
 from ..errors import ConfigurationError
-from ._log import log
+from ._oauth import log
 from ._state import write_once
 
-__all__ = ["ACCESS_TOKEN_TYP", "ALGORITHM", "SigningKey"]
+__all__ = ["ALGORITHM", "SigningKey"]
 
-ALGORITHM = "ES256"
-ACCESS_TOKEN_TYP = "at+jwt"
+ALGORITHM = "ES256"  # the JWS alg of every token the zone signs (RFC 7518 section 3.4)
 _KEY_FILE = "signing-key.pem"
-_MAX_TOKEN_LENGTH = 16 * 1024
+_MAX_TOKEN_LENGTH = 16 * 1024  # characters; a longer subject token is refused unread
 
 
 class SigningKey:
-    """Signs RFC 9068 access tokens and verifies the zone's own tokens."""
+    """Signs RFC 9068 access tokens and verifies the zone's own tokens.
+
+    ``kid`` is the key's RFC 7638 thumbprint, so it stays the same across restarts;
+    ``public_jwk`` is the RFC 7517 public key with ``kid``, ``alg`` and ``use``.
+    """
 
     def __init__(self, private_key: ec.EllipticCurvePrivateKey) -> None:
         self._private_key = private_key
@@ -44,7 +49,11 @@ class SigningKey:
 
     @classmethod
     def load_or_create(cls, state_dir: Path) -> SigningKey:
-        """The key in ``state_dir``, generated on first use."""
+        """The key in ``state_dir``, generated on first use.
+
+        Raises ``ConfigurationError`` if the file is not a PEM private key that can sign
+        ES256 (a P-256 EC key, the ``_algorithms`` table's rule).
+        """
         path = state_dir / _KEY_FILE
         if not path.exists():
             generated = ec.generate_private_key(ec.SECP256R1())
@@ -61,29 +70,35 @@ class SigningKey:
             private_key = serialization.load_pem_private_key(path.read_bytes(), password=None)
         except ValueError as exc:
             raise ConfigurationError(f"dev zone key {path} is not a PEM private key") from exc
-        if not isinstance(private_key, ec.EllipticCurvePrivateKey) or not isinstance(
-            private_key.curve, ec.SECP256R1
-        ):
-            raise ConfigurationError(f"dev zone key {path} is not a P-256 (ES256) key")
-        return cls(private_key)
+        try:
+            check_private_key(private_key, ALGORITHM)
+        except ValueError as exc:
+            raise ConfigurationError(f"dev zone key {path}: {exc}") from exc
+        return cls(cast(ec.EllipticCurvePrivateKey, private_key))
 
     def jwks(self) -> dict[str, Any]:
+        """The RFC 7517 JWK Set the zone publishes at ``/jwks``: this one public key."""
         return {"keys": [self.public_jwk]}
 
     def sign(self, claims: dict[str, Any]) -> str:
+        """``claims`` as a compact JWS with the RFC 9068 header ``typ: at+jwt`` and our kid."""
         return jwt.encode(
             claims,
             self._private_key,
             algorithm=ALGORITHM,
-            headers={"typ": ACCESS_TOKEN_TYP, "kid": self.kid},
+            headers={"typ": AT_JWT, "kid": self.kid},
         )
 
     def verify(self, token: str, *, issuer: str) -> dict[str, Any]:
-        """Claims of one of our own unexpired access tokens; ``jwt.InvalidTokenError`` if not."""
+        """Claims of one of our own unexpired access tokens; ``jwt.InvalidTokenError`` if not.
+
+        ``aud`` is not checked here: the token exchange accepts a subject token of any of
+        the zone's audiences (RFC 8693 section 2.1).
+        """
         if len(token) > _MAX_TOKEN_LENGTH:
             raise jwt.InvalidTokenError("token too long")
         header = jwt.get_unverified_header(token)
-        if str(header.get("typ", "")).lower() not in (ACCESS_TOKEN_TYP, "application/at+jwt"):
+        if str(header.get("typ", "")).lower() not in (AT_JWT, AT_JWT_MEDIA_TYPE):
             raise jwt.InvalidTokenError("not an at+jwt access token")
         if header.get("kid") != self.kid:
             raise jwt.InvalidTokenError("signed by a key this zone does not hold")

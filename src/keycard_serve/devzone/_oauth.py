@@ -1,10 +1,13 @@
-"""OAuth protocol plumbing shared by the endpoints: errors, parameters, JSON responses."""
+"""What every endpoint of the zone shares: OAuth errors (RFC 6749 §5.2), request parameters,
+no-store JSON responses, and the zone's logger, whose every line says this is a development
+zone, not a production authorization server."""
 
 from __future__ import annotations
 
 import json
+import logging
 import re
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -12,15 +15,19 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 __all__ = [
+    "BANNER",
     "NO_STORE",
     "OAuthError",
     "Params",
     "catch_oauth_errors",
     "json_response",
+    "log",
     "parse_scope",
     "read_form",
     "read_json",
 ]
+
+BANNER = "development zone — not for production"
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 _MAX_BODY = 64 * 1024
@@ -137,3 +144,12 @@ async def _read_capped(request: Request, *, error: str = "invalid_request") -> b
             raise OAuthError(error, f"body larger than {_MAX_BODY} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+class _DevZoneLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
+    def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, Any]:
+        return f"[{BANNER}] {msg}", kwargs
+
+
+# Logs to "keycard_serve.devzone"; never given a token, secret or key.
+log = _DevZoneLogger(logging.getLogger("keycard_serve.devzone"), {})

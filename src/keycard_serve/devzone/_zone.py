@@ -11,67 +11,69 @@ from pathlib import Path
 import uvicorn
 from starlette.applications import Starlette
 
+from .._protocol import AUTHORIZATION_CODE_GRANT
 from .._sockets import listen
 from ..errors import ConfigurationError
 from ._app import build_app
-from ._authority import Authority, Grant, ScopePolicy, ZoneSettings
-from ._clients import GRANT_AUTHORIZATION_CODE, ClientRegistry, RegisteredClient
+from ._authority import Access, Authority, Policy, ZoneSettings
+from ._clients import ClientRegistry, RegisteredClient
 from ._keys import SigningKey
-from ._log import BANNER, log
 from ._loopback import is_https_or_loopback_url, require_loopback_host, url_host
-from ._oauth import OAuthError, parse_scope
+from ._oauth import BANNER, OAuthError, log, parse_scope
 from ._state import ensure_state_dir
 
 __all__ = ["DevZone"]
 
-DEFAULT_CLI_CLIENT_ID = "keycard-serve-dev-cli"
+# The client_id of tokens minted offline (``keycard-serve token``).
+_CLI_CLIENT_ID = "keycard-serve-dev-cli"
 
 
 class DevZone:
     """An OAuth authorization server for development, inside the launcher's own process.
 
-    It signs everyone in as one configured user, keeps its key and clients in ``state_dir``,
-    and only ever listens on loopback — a development zone, not for production.
+    It signs everyone in as ``user``, keeps its key and clients in ``state_dir`` (created
+    0700), and only ever listens on loopback, at ``issuer`` ``http://127.0.0.1:<port>``: a
+    development zone, not for production. ``default_resource`` is the RFC 8707 resource of
+    requests that name none; ``scopes`` are advertised in its metadata.
+
+    Raises ``ConfigurationError`` for a port outside 1-65535, an empty user, a default
+    resource that is not https (http only on loopback) or has a fragment, malformed scopes,
+    or a state directory that cannot be created.
+
+    ``_host`` (a loopback name) and ``_policy`` are for tests; the launcher keeps the defaults.
     """
 
     def __init__(
         self,
         *,
-        host: str = "127.0.0.1",
         port: int,
         state_dir: Path,
         user: str = "alice",
-        auto_approve: bool = True,
         default_resource: str | None = None,
-        token_ttl: int = 3600,
-        denied_resources: Sequence[str] = (),
         scopes: Sequence[str] = (),
-        scope_policy: ScopePolicy | None = None,
+        _host: str = "127.0.0.1",
+        _policy: Policy | None = None,
     ) -> None:
-        self.host = require_loopback_host(host)
+        policy = _policy or Policy()
+        self.host = require_loopback_host(_host)
         if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
             raise ConfigurationError(f"dev zone port must be 1-65535, not {port!r}")
         _check_user(user)
-        _check_ttl(token_ttl)
+        _check_ttl(policy.token_ttl)
         if default_resource is not None and not is_https_or_loopback_url(default_resource):
             raise ConfigurationError(
                 f"default_resource {default_resource!r} must be an absolute https URI "
                 "(http only on loopback) without a fragment"
             )
-        if isinstance(denied_resources, str):
-            raise ConfigurationError("denied_resources must be a sequence of URIs, not one string")
         self.port = port
         self.issuer = f"http://{url_host(self.host)}:{port}"
         self.state_dir = ensure_state_dir(state_dir)
         settings = ZoneSettings(
             issuer=self.issuer,
             user=user,
-            auto_approve=auto_approve,
             default_resource=default_resource,
-            token_ttl=token_ttl,
-            denied_resources=frozenset(denied_resources),
             scopes=_scopes(scopes),
-            scope_policy=scope_policy,
+            policy=policy,
         )
         self._authority = Authority(
             settings, SigningKey.load_or_create(self.state_dir), ClientRegistry(self.state_dir)
@@ -93,20 +95,26 @@ class DevZone:
 
     @property
     def kid(self) -> str:
+        """The ``kid`` of the zone's signing key (its RFC 7638 thumbprint)."""
         return self._authority.key.kid
 
     def register_client(
         self,
         *,
         redirect_uris: Sequence[str] = (),
-        grant_types: Sequence[str] = (GRANT_AUTHORIZATION_CODE,),
+        grant_types: Sequence[str] = (AUTHORIZATION_CODE_GRANT,),
         token_endpoint_auth_method: str = "client_secret_basic",  # noqa: S107 - a method name
         client_name: str | None = None,
         scope: str | None = None,
         client_id: str | None = None,
         client_secret: str | None = None,
     ) -> RegisteredClient:
-        """Pre-register (or replace) a client with the rules of ``/register``, and persist it."""
+        """Pre-register (or replace) a client with the rules of ``/register`` (RFC 7591), and
+        persist it; a confidential client without ``client_secret`` gets a fresh one.
+
+        Raises ``ConfigurationError`` naming the metadata that is wrong, or for the reserved
+        id of the MCP server's own client.
+        """
         metadata = {
             "redirect_uris": list(redirect_uris),
             "grant_types": list(grant_types),
@@ -128,22 +136,31 @@ class DevZone:
         user: str,
         resource: str,
         scopes: Sequence[str] = (),
-        client_id: str = DEFAULT_CLI_CLIENT_ID,
+        client_id: str = _CLI_CLIENT_ID,
         ttl: int | None = None,
     ) -> str:
-        """A token as the running zone would issue it, minted offline with the same key."""
+        """An RFC 9068 access token as the running zone would issue it, minted offline with the
+        same key: ``sub`` ``user``, ``aud`` ``resource``, valid ``ttl`` seconds (default: the
+        zone's token lifetime, 3600).
+
+        Raises ``ConfigurationError`` for an empty user, a ttl that is not a positive integer,
+        or a resource that is not https (http only on loopback).
+        """
         _check_user(user)
         if ttl is not None:
             _check_ttl(ttl)
         if not is_https_or_loopback_url(resource):
             raise ConfigurationError(f"resource {resource!r} is not an acceptable resource URI")
-        grant = Grant(user=user, client_id=client_id, resource=resource, scopes=_scopes(scopes))
+        access = Access(user=user, client_id=client_id, resource=resource, scopes=_scopes(scopes))
         log.info("minted access token offline: sub=%s aud=%s client=%s", user, resource, client_id)
-        return self._authority.mint(grant, ttl=ttl)
+        return self._authority.mint(access, ttl=ttl)
 
     @contextlib.asynccontextmanager
     async def serve(self) -> AsyncIterator[DevZone]:
-        """Serve on host:port in this event loop until the block exits."""
+        """Serve on host:port in this event loop until the block exits.
+
+        Raises ``OSError`` (its message naming the development zone) if the port is taken.
+        """
         sock = self._bind()
         config = uvicorn.Config(
             self.app, log_config=None, access_log=False, lifespan="off", timeout_graceful_shutdown=5
