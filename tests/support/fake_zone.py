@@ -37,6 +37,7 @@ class FakeZone:
     requests: list[Recorded] = field(default_factory=list)
     token_handler: Handler | None = None
     metadata_handler: Handler | None = None
+    jwks_handler: Handler | None = None
     jwks: dict[str, Any] = field(default_factory=lambda: {"keys": []})
 
     def metadata(self) -> dict[str, Any]:
@@ -72,6 +73,8 @@ def _app(zone: FakeZone) -> Starlette:
 
     async def jwks(request: Request) -> Response:
         await record(request)
+        if zone.jwks_handler is not None:
+            return await zone.jwks_handler(request)
         return JSONResponse(zone.jwks)
 
     return Starlette(
