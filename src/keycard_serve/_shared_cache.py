@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import ResponseError
 
 from ._circuit import CircuitBreaker
 from ._sealing import Sealer, entry_name
@@ -174,7 +174,7 @@ class SharedTokenCache(Generic[R]):
         try:
             async with asyncio.timeout(self._timeout):
                 result = await operation()
-        except (RedisError, OSError, TimeoutError) as exc:
+        except Exception as exc:  # the store never fails a call: any failure is a miss
             self._breaker.record(healthy=False)
             if not self._unavailable and self._breaker.retry_in() > 0:
                 self._unavailable = True
