@@ -18,7 +18,6 @@ from ._loopback import is_https_or_loopback_url
 from ._oauth import OAuthError, json_response, log
 
 __all__ = [
-    "CODE_TTL",
     "Access",
     "Authority",
     "AuthorizationRequest",
@@ -31,7 +30,7 @@ __all__ = [
 # (client_id, resource, scopes) -> allowed? Decides what a token exchange may ask for.
 ScopePolicy = Callable[[str, str, tuple[str, ...]], bool]
 
-CODE_TTL = 60  # seconds; codes are redeemed by a machine right after the redirect
+_CODE_TTL = 60  # seconds; codes are redeemed by a machine right after the redirect
 _CONSENT_TTL = 600  # seconds; a person may take a while to click Approve
 _REFRESH_TTL = 30 * 24 * 3600  # seconds
 
@@ -125,7 +124,7 @@ class Authority:
         self.key = key
         self.clients = clients
         self.consents: ExpiringStore[AuthorizationRequest] = ExpiringStore(_CONSENT_TTL)
-        self.codes: ExpiringStore[AuthorizationRequest] = ExpiringStore(CODE_TTL)
+        self.codes: ExpiringStore[AuthorizationRequest] = ExpiringStore(_CODE_TTL)
         self.refresh_tokens: ExpiringStore[Access] = ExpiringStore(_REFRESH_TTL)
 
     def __repr__(self) -> str:

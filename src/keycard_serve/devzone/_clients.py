@@ -30,7 +30,6 @@ from ._state import write_atomic, write_once
 __all__ = [
     "AUTH_METHODS",
     "GRANT_TYPES",
-    "SERVER_CLIENT_ID",
     "ClientRegistry",
     "RegisteredClient",
     "RegistrationEndpoint",
@@ -45,7 +44,7 @@ GRANT_TYPES = (
     TOKEN_EXCHANGE_GRANT,
 )
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
-SERVER_CLIENT_ID = "keycard-serve-dev-server"
+_SERVER_CLIENT_ID = "keycard-serve-dev-server"
 # A public client cannot authenticate, so it gets only the grants a user drives in a browser.
 _PUBLIC_GRANTS = frozenset({AUTHORIZATION_CODE_GRANT, REFRESH_TOKEN_GRANT})
 _PRIVATE_SCHEME = re.compile(r"[a-z][a-z0-9+.-]*")
@@ -72,13 +71,16 @@ class RegisteredClient:
 
     @property
     def is_public(self) -> bool:
+        """True for a client that cannot authenticate (auth method ``none``, RFC 7591 §2)."""
         return self.token_endpoint_auth_method == "none"
 
     @property
     def display_name(self) -> str:
+        """``client_name (client_id)``, or the id alone: how the consent page names it."""
         return f"{self.client_name} ({self.client_id})" if self.client_name else self.client_id
 
     def check_secret(self, secret: str) -> bool:
+        """Whether ``secret`` is this client's secret, compared in constant time."""
         if self.client_secret is None:
             return False
         return secrets.compare_digest(secret.encode(), self.client_secret.encode())
@@ -173,11 +175,11 @@ class ClientRegistry:
                 "client_name": "keycard-serve MCP server (development zone)",
                 "grant_types": [TOKEN_EXCHANGE_GRANT, CLIENT_CREDENTIALS_GRANT],
             },
-            client_id=SERVER_CLIENT_ID,
+            client_id=_SERVER_CLIENT_ID,
         )
         stored = write_once(state_dir / _SERVER_FILE, _dump([server]))
         self._clients = {client.client_id: client for client in self._load(stored)}
-        self.server_client = self._clients[SERVER_CLIENT_ID]
+        self.server_client = self._clients[_SERVER_CLIENT_ID]
         if self._path.exists():
             self._clients.update({c.client_id: c for c in self._load(self._path.read_bytes())})
 
@@ -190,10 +192,10 @@ class ClientRegistry:
 
     def register(self, client: RegisteredClient) -> RegisteredClient:
         """Add or replace ``client`` and persist; the server's own client cannot be replaced."""
-        if client.client_id == SERVER_CLIENT_ID:
-            raise ConfigurationError(f"client id {SERVER_CLIENT_ID!r} is reserved")
+        if client.client_id == _SERVER_CLIENT_ID:
+            raise ConfigurationError(f"client id {_SERVER_CLIENT_ID!r} is reserved")
         self._clients[client.client_id] = client
-        others = [c for c in self._clients.values() if c.client_id != SERVER_CLIENT_ID]
+        others = [c for c in self._clients.values() if c.client_id != _SERVER_CLIENT_ID]
         write_atomic(self._path, _dump(others))
         return client
 

@@ -16,7 +16,6 @@ from starlette.responses import JSONResponse, Response
 
 __all__ = [
     "BANNER",
-    "NO_STORE",
     "OAuthError",
     "Params",
     "catch_oauth_errors",
@@ -29,8 +28,8 @@ __all__ = [
 
 BANNER = "development zone — not for production"
 
-NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-_MAX_BODY = 64 * 1024
+_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+_MAX_BODY = 64 * 1024  # bytes
 _MAX_FIELDS = 100
 # RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
 _SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")
@@ -48,7 +47,8 @@ class OAuthError(Exception):
         self.status = status
 
     def response(self) -> JSONResponse:
-        headers = dict(NO_STORE)
+        """The JSON error body ``{"error", "error_description"}`` with ``status``, no-store."""
+        headers = dict(_NO_STORE)
         if self.status == 401:
             headers["WWW-Authenticate"] = 'Basic realm="keycard-serve development zone"'
         body = {"error": self.error, "error_description": self.description}
@@ -72,17 +72,22 @@ class Params:
         return values[0] if values and values[0] else None
 
     def require(self, name: str) -> str:
+        """The parameter's value; ``OAuthError`` ``invalid_request`` if absent or empty."""
         value = self.get(name)
         if value is None:
             raise OAuthError("invalid_request", f"missing required parameter {name!r}")
         return value
 
     def getlist(self, name: str) -> list[str]:
+        """Every non-empty value of a repeatable parameter, in request order."""
         return [value for value in self._values.get(name, []) if value]
 
 
 def parse_scope(value: str | None) -> tuple[str, ...]:
-    """Space-delimited scopes in request order, without duplicates."""
+    """Space-delimited scopes (RFC 6749 §3.3) in request order, without duplicates.
+
+    Raises ``OAuthError`` ``invalid_scope`` for a scope with a character §3.3 forbids.
+    """
     scopes = tuple(dict.fromkeys(scope for scope in (value or "").split(" ") if scope))
     for scope in scopes:
         if not _SCOPE_TOKEN.match(scope):
@@ -91,7 +96,8 @@ def parse_scope(value: str | None) -> tuple[str, ...]:
 
 
 async def read_form(request: Request) -> Params:
-    """The urlencoded body (RFC 6749 §4.1.3 requires that media type), size-capped."""
+    """The urlencoded body (RFC 6749 §4.1.3 requires that media type), at most 64 KiB and
+    100 fields; ``OAuthError`` ``invalid_request`` otherwise or if a parameter repeats."""
     _require_media_type(request, "application/x-www-form-urlencoded", error="invalid_request")
     body = await _read_capped(request)
     try:
@@ -102,7 +108,8 @@ async def read_form(request: Request) -> Params:
 
 
 async def read_json(request: Request, *, error: str) -> Any:
-    """A size-capped JSON body; the media type is required so no HTML form can post one."""
+    """A JSON body of at most 64 KiB; the media type is required so no HTML form can post
+    one. Raises ``OAuthError`` with code ``error`` otherwise."""
     _require_media_type(request, "application/json", error=error)
     body = await _read_capped(request, error=error)
     try:
@@ -112,7 +119,8 @@ async def read_json(request: Request, *, error: str) -> Any:
 
 
 def json_response(body: Mapping[str, Any], *, status: int = 200) -> JSONResponse:
-    return JSONResponse(dict(body), status_code=status, headers=NO_STORE)
+    """``body`` as JSON, never cached (RFC 6749 §5.1 ``Cache-Control: no-store``)."""
+    return JSONResponse(dict(body), status_code=status, headers=_NO_STORE)
 
 
 def catch_oauth_errors(
