@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import pytest
 from fastmcp import Client, Context, FastMCP
 
-from keycard_serve import AuthProvider, MissingContextError
+from keycard_serve import AuthProvider, ConfigurationError, MissingContextError
 from keycard_serve.testing import mock_access_context
 
 API = "https://api.example.com"
@@ -131,3 +131,70 @@ async def test_calling_the_undecorated_path_directly_without_context_fails_clear
 
     with pytest.raises(MissingContextError, match="without a FastMCP Context"):
         await tool(ctx=None)
+
+
+@pytest.mark.parametrize("tool_decorator", ["tool()", "tool", "tool(name='renamed')"])
+def test_grant_above_mcp_tool_is_refused_with_the_right_order(provider, tool_decorator):
+    # FastMCP registers the bare function; a grant above it would wrap a copy nobody calls.
+    mcp = FastMCP("t")
+    source = (
+        f"@provider.grant(API)\n@mcp.{tool_decorator}\n"
+        "def search(ctx: Context, query: str) -> str:\n    return query\n"
+    )
+    with pytest.raises(ConfigurationError, match=r"above @mcp\.tool\(\)") as raised:
+        exec(
+            compile(source, "<module>", "exec"),
+            {"provider": provider, "mcp": mcp, "API": API, "Context": Context},
+        )
+    assert raised.value.code == "grant_order"
+    assert "    @mcp.tool()\n    @auth_provider.grant(...)\n    def search(" in str(raised.value)
+
+
+def test_grant_above_mcp_tool_is_refused_inside_a_function_too(provider):
+    mcp = FastMCP("t")
+    with pytest.raises(ConfigurationError, match=r"above @mcp\.tool\(\)"):
+
+        @provider.grant(API)
+        @mcp.tool()
+        async def search(ctx: Context, query: str) -> str:
+            return query
+
+
+async def test_a_function_registered_elsewhere_can_be_granted_for_another_server(provider):
+    elsewhere, mcp = FastMCP("elsewhere"), FastMCP("t")
+
+    @elsewhere.tool()
+    def search(ctx: Context, query: str) -> str:
+        return ctx.get_state("keycardai").access(API).access_token + query
+
+    mcp.tool()(provider.grant(API)(search))  # same scope as the def: allowed, the name is bound
+    with mock_access_context(access_token="tok-"):
+        async with Client(mcp) as client:
+            result = await client.call_tool("search", {"query": "q"})
+    assert result.content[0].text == "tok-q"
+
+
+def test_positional_only_parameters_are_refused_as_fastmcp_refuses_them(provider):
+    with pytest.raises(ConfigurationError, match="by name") as raised:
+
+        @provider.grant(API)
+        def tool(query: str, /, ctx: Context) -> str:
+            return query
+
+    assert raised.value.code == "tool_signature"
+
+
+async def test_a_direct_positional_call_binds_by_the_visible_signature(provider):
+    seen = {}
+
+    @provider.grant(API)
+    async def tool(ctx: Context, query: str) -> str:
+        seen["query"] = query
+        return (await ctx.get_state("keycardai")).access(API).access_token
+
+    mcp = FastMCP("t")
+    mcp.tool()(tool)  # FastMCP rewrites the wrapper's signature: (query, ctx)
+    with mock_access_context(access_token="tok"):
+        async with Client(mcp) as client:
+            result = await client.call_tool("tool", {"query": "q"})
+    assert result.content[0].text == "tok" and seen == {"query": "q"}

@@ -9,19 +9,24 @@ from __future__ import annotations
 
 import functools
 import inspect
+import sys
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
+from types import FrameType
 from typing import Any, TypeVar
 
 import anyio.from_thread
 import anyio.to_thread
 from fastmcp import Context
+from fastmcp.decorators import get_fastmcp_meta
 from fastmcp.server.dependencies import get_access_token
+from fastmcp.tools import Tool
+from fastmcp.tools.function_tool import ToolMeta
 
 from ._signature import find_context_parameter
 from .access_context import AccessContext
-from .errors import MissingContextError
+from .errors import ConfigurationError, MissingContextError
 
 __all__ = [
     "STATE_KEY",
@@ -87,22 +92,36 @@ access_override: ContextVar[Callable[[Sequence[Grant]], AccessContext] | None] =
 
 
 def grant_decorator(binding: Binding) -> Callable[[F], F]:
-    """Build the decorator; ``binding()`` gives the exchange function and the grants."""
+    """Build the decorator; ``binding()`` gives the exchange function and the grants.
+
+    The decorated function is called with keyword arguments only, whatever order its
+    ``__signature__`` claims: FastMCP's ``@mcp.tool()`` rewrites that signature (the Context
+    parameter moves after the others), so a function registered once already, or adopted from
+    an app, has a signature whose positions are not those of its code. MCP passes tool
+    arguments by name, so positional-only parameters and ``*args`` are refused here, as
+    FastMCP refuses them. Raises ``MissingContextError`` for a function without a ``Context``
+    parameter and ``ConfigurationError`` when the decorator sits above ``@mcp.tool()``.
+    """
 
     def decorate(fn: F) -> F:
+        _refuse_registered_tool(fn, sys._getframe(1))
         ctx_name = find_context_parameter(fn)
         if ctx_name is None:
             raise MissingContextError(
                 f"{fn.__qualname__} is decorated with grant() but has no Context parameter; "
                 "add one, e.g. `def tool(ctx: Context, ...)`",
             )
-        signature = inspect.signature(fn)
-        is_async = inspect.iscoroutinefunction(inspect.unwrap(fn))
+        _refuse_positional(fn)
+        is_async = inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
+            inspect.unwrap(fn)
+        )
 
         @functools.wraps(fn)
         async def wrapper(*args: Any, **kwargs: Any) -> Any:
-            bound = signature.bind(*args, **kwargs)
-            ctx = bound.arguments.get(ctx_name)
+            # Bind by the signature callers see now (FastMCP may have rewritten it after
+            # decoration), then call by name, which no reordering can change.
+            arguments = _keyword_arguments(inspect.signature(wrapper), args, kwargs)
+            ctx = arguments.get(ctx_name)
             if not isinstance(ctx, Context):
                 raise MissingContextError(
                     f"{fn.__qualname__} was called without a FastMCP Context",
@@ -111,14 +130,74 @@ def grant_decorator(binding: Binding) -> Callable[[F], F]:
             access = await _access_context(*binding())
             await ctx.set_state(STATE_KEY, access, serializable=False)
             if is_async:
-                return await fn(*bound.args, **bound.kwargs)
-            bound.arguments[ctx_name] = _SyncContext(ctx, access)
-            call = functools.partial(fn, *bound.args, **bound.kwargs)
-            return await anyio.to_thread.run_sync(call)
+                return await fn(**arguments)
+            arguments[ctx_name] = _SyncContext(ctx, access)
+            result = await anyio.to_thread.run_sync(functools.partial(fn, **arguments))
+            return await result if inspect.isawaitable(result) else result
 
         return wrapper  # type: ignore[return-value]
 
     return decorate
+
+
+def _keyword_arguments(
+    signature: inspect.Signature, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> dict[str, Any]:
+    """Every argument by parameter name (``**kwargs`` parameters merged in)."""
+    bound = signature.bind(*args, **kwargs)
+    arguments: dict[str, Any] = {}
+    for name, value in bound.arguments.items():
+        if signature.parameters[name].kind is inspect.Parameter.VAR_KEYWORD:
+            arguments.update(value)
+        else:
+            arguments[name] = value
+    return arguments
+
+
+def _refuse_positional(fn: Callable[..., Any]) -> None:
+    positional = [
+        name
+        for name, parameter in inspect.signature(fn).parameters.items()
+        if parameter.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.VAR_POSITIONAL)
+    ]
+    if positional:
+        raise ConfigurationError(
+            f"{fn.__qualname__} has positional-only or *args parameters "
+            f"({', '.join(positional)}); MCP passes tool arguments by name, so grant() calls "
+            "tools by keyword: make them ordinary parameters",
+            code="tool_signature",
+        )
+
+
+def _refuse_registered_tool(fn: Any, caller: FrameType) -> None:
+    """Refuse ``@grant`` written above ``@mcp.tool()``: the server would call the bare function.
+
+    FastMCP 4's ``@mcp.tool()`` registers the function and returns it marked with its tool
+    metadata, so a decorator above it wraps a copy nobody calls. It is told apart from a
+    function registered elsewhere and granted for another server (which works) by where the
+    decorator runs: inside the ``def`` statement of the function itself, before its name is
+    bound.
+    """
+    if isinstance(fn, Tool):
+        raise _wrong_order(getattr(fn, "name", "tool"))
+    if not isinstance(get_fastmcp_meta(fn), ToolMeta):
+        return
+    code = getattr(inspect.unwrap(fn), "__code__", None)
+    name = getattr(fn, "__name__", None)
+    being_defined = code is not None and code in caller.f_code.co_consts
+    if being_defined and caller.f_locals.get(name) is not fn:
+        raise _wrong_order(name or "tool")
+
+
+def _wrong_order(name: str) -> ConfigurationError:
+    return ConfigurationError(
+        f"grant() is applied above @mcp.tool() on {name}, so the server would call {name} "
+        "without delegated tokens; put it below:\n"
+        "    @mcp.tool()\n"
+        "    @auth_provider.grant(...)\n"
+        f"    def {name}(ctx: Context, ...): ...",
+        code="grant_order",
+    )
 
 
 async def _access_context(resolve: Resolver, grants: Sequence[Grant]) -> AccessContext:
