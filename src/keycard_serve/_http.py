@@ -19,9 +19,11 @@ import httpx
 
 from ._version import __version__
 
-USER_AGENT = f"keycard-serve/{__version__}"
-DEFAULT_TIMEOUT = httpx.Timeout(5.0)
-DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+__all__ = ["ClientPool", "HTTPFailure", "JSONResult", "request_json"]
+
+_USER_AGENT = f"keycard-serve/{__version__}"
+_DEFAULT_TIMEOUT = httpx.Timeout(5.0)  # seconds, per connect/read/write/pool phase
+_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
 
 
 class HTTPFailure(Exception):
@@ -52,7 +54,7 @@ class ClientPool:
     def __init__(
         self,
         *,
-        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        timeout: httpx.Timeout = _DEFAULT_TIMEOUT,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         """``transport`` replaces the network (httpx's ``MockTransport`` or ``ASGITransport``)."""
@@ -62,14 +64,15 @@ class ClientPool:
         self._clients = weakref.WeakKeyDictionary()
 
     def get(self) -> httpx.AsyncClient:
+        """The client of the running event loop (call it inside a coroutine)."""
         loop = asyncio.get_running_loop()
         client = self._clients.get(loop)
         if client is None or client.is_closed:
             client = httpx.AsyncClient(
                 timeout=self._timeout,
-                limits=DEFAULT_LIMITS,
+                limits=_LIMITS,
                 follow_redirects=False,
-                headers={"User-Agent": USER_AGENT},
+                headers={"User-Agent": _USER_AGENT},
                 transport=self._transport,
             )
             self._clients[loop] = client
