@@ -92,7 +92,7 @@ class DevServer:
     def server_client_id(self) -> str:
         """The client the server authenticates as for token exchange: the ``act`` it must get."""
         environ = {**os.environ, **self.env}
-        loaded = load_config(self.config, environ=environ, check_imports=False)
+        loaded = load_config(self.config, environ=environ)
         return dev_zone_for(loaded, environ).server_client[0]
 
     def expected_whoami(self) -> dict[str, Any]:

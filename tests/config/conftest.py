@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from keycard_serve.config import ConfigError, LoadedConfig, load_config
+from keycard_serve.config import ConfigError, LoadedConfig, import_tools, load_config
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -62,14 +62,16 @@ def module(write: Callable[..., Path]) -> Iterator[Callable[[str, str], str]]:
         sys.modules.pop(name, None)
 
 
-def load(path: Path, env: dict[str, str] | None = None, **kwargs: object) -> LoadedConfig:
-    return load_config(path, environ=ENV if env is None else env, **kwargs)
+def load(path: Path, env: dict[str, str] | None = None, *, imports: bool = True) -> LoadedConfig:
+    """``load_config``, then ``import_tools`` unless ``imports`` is False (what serving does)."""
+    loaded = load_config(path, environ=ENV if env is None else env)
+    return import_tools(loaded) if imports else loaded
 
 
-def error_text(path: Path, env: dict[str, str] | None = None, **kwargs: object) -> str:
+def error_text(path: Path, env: dict[str, str] | None = None, *, imports: bool = True) -> str:
     """What a user sees when ``path`` fails to load."""
     with pytest.raises(ConfigError) as info:
-        load(path, env, **kwargs)
+        load(path, env, imports=imports)
     return str(info.value)
 
 

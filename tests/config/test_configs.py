@@ -10,7 +10,12 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from keycard_serve.config import ClientSecretCredentials, PrivateKeyJWTCredentials, load_config
+from keycard_serve.config import (
+    ClientSecretCredentials,
+    PrivateKeyJWTCredentials,
+    import_tools,
+    load_config,
+)
 
 from .conftest import ENV, REPO
 
@@ -34,13 +39,13 @@ def environ(tmp_path: Path) -> dict[str, str]:
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda path: path.name)
 def test_config_loads_without_warnings(path: Path, in_repo: Path, environ: dict[str, str]) -> None:
-    loaded = load_config(path.relative_to(REPO), environ=environ)
+    loaded = import_tools(load_config(path.relative_to(REPO), environ=environ))
     assert loaded.warnings == ()
     assert loaded.path == path
 
 
 def test_minimal(in_repo: Path, environ: dict[str, str]) -> None:
-    loaded = load_config("configs/minimal.yaml", environ=environ)
+    loaded = import_tools(load_config("configs/minimal.yaml", environ=environ))
     assert loaded.config.zone.id == "my-zone"
     assert isinstance(loaded.config.credentials, ClientSecretCredentials)
     assert [(tool.name, tool.function.__module__) for tool in loaded.tools] == [
@@ -80,6 +85,6 @@ def test_private_key_jwt(in_repo: Path, environ: dict[str, str]) -> None:
 def test_adopt_app(in_repo: Path, environ: dict[str, str]) -> None:
     from examples.adopt_app import mcp
 
-    loaded = load_config("configs/adopt-app.yaml", environ=environ)
+    loaded = import_tools(load_config("configs/adopt-app.yaml", environ=environ))
     assert loaded.app is mcp
     assert [(tool.name, tool.function) for tool in loaded.tools] == [("search_docs", None)]

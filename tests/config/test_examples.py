@@ -11,7 +11,7 @@ from pathlib import Path
 from fastmcp import Client, FastMCP
 
 from keycard_serve import AuthProvider
-from keycard_serve.config import LoadedConfig, load_config
+from keycard_serve.config import LoadedConfig, import_tools, load_config
 from keycard_serve.testing import mock_access_context
 
 from .conftest import ENV
@@ -30,7 +30,7 @@ def _serve(loaded: LoadedConfig) -> FastMCP:
 
 
 async def test_sync_and_async_examples_read_their_tokens(in_repo: Path) -> None:
-    mcp = _serve(load_config("configs/multi-resource.yaml", environ=ENV))
+    mcp = _serve(import_tools(load_config("configs/multi-resource.yaml", environ=ENV)))
     tokens = {
         "https://api.weather.example/": "weather-token",
         "https://calendar.example/": "calendar-token",
@@ -45,7 +45,7 @@ async def test_sync_and_async_examples_read_their_tokens(in_repo: Path) -> None:
 
 
 async def test_examples_report_failed_exchanges(in_repo: Path) -> None:
-    mcp = _serve(load_config("configs/minimal.yaml", environ=ENV))
+    mcp = _serve(import_tools(load_config("configs/minimal.yaml", environ=ENV)))
     with mock_access_context(has_errors=True):
         async with Client(mcp) as client:
             result = await client.call_tool("forecast", {"city": "Oslo"})
@@ -53,7 +53,7 @@ async def test_examples_report_failed_exchanges(in_repo: Path) -> None:
 
 
 async def test_adopted_app_serves_its_tools(in_repo: Path) -> None:
-    app = load_config("configs/adopt-app.yaml", environ=ENV).app
+    app = import_tools(load_config("configs/adopt-app.yaml", environ=ENV)).app
     assert app is not None
     async with Client(app) as client:
         assert {tool.name for tool in await client.list_tools()} == {"search_docs", "ping"}

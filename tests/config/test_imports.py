@@ -92,7 +92,7 @@ def test_without_imports_names_come_from_the_reference(
     write: Callable[..., Path], tmp_path: Path
 ) -> None:
     path = write(_with_function("not_a_module.sub:handlers.forecast"))
-    (tool,) = load(path, check_imports=False).tools
+    (tool,) = load(path, imports=False).tools
     assert (tool.name, tool.function) == ("forecast", None)
     assert str(tmp_path) not in sys.path
 
@@ -127,14 +127,14 @@ def test_app_factory_that_fails(
 
 def test_all_tool_problems_are_reported_together(write: Callable[..., Path], in_repo: Path) -> None:
     path = write(
-        _with_function("examples.weather:nope", "  - function: examples.calendar:nope\n").replace(
+        _with_function("examples.weather:nope", "  - function: examples.calendar:absent\n").replace(
             "id: my-zone", "dev: true"
         )
     )
     text = error_text(path)
     assert text.startswith(f"invalid configuration {path} (2 errors):")
     assert "tools[0].function: examples.weather has no attribute 'nope'" in text
-    assert "tools[1].function: examples.calendar has no attribute 'nope'" in text
+    assert "tools[1].function: examples.calendar has no attribute 'absent'" in text
 
 
 def test_module_getattr_failure_is_reported(
@@ -148,3 +148,15 @@ def test_module_getattr_failure_is_reported(
         f"{path}:11:15: error: tools[0].function: reading cfg_lazy.tool failed: "
         "ImportError: lazy import failed"
     ) in error_text(path)
+
+
+def test_loading_runs_no_user_code(
+    write: Callable[..., Path], module: Callable[[str, str], str], tmp_path: Path
+) -> None:
+    # plan, token and doctor only load: a module with side effects is not imported, and
+    # sys.path is left alone; import_tools is the step that runs it.
+    name = module("cfg_side_effect", "raise SystemExit('imported!')\ndef tool(): ...\n")
+    loaded = load(write(_with_function(f"{name}:tool")), imports=False)
+    assert name not in sys.modules and str(tmp_path) not in sys.path
+    assert [tool.name for tool in loaded.tools] == ["tool"]
+    assert "importing cfg_side_effect failed: SystemExit: imported!" in error_text(loaded.path)

@@ -59,7 +59,7 @@ def test_python_tags_construct_nothing(
 def test_empty_files(write: Callable[..., Path], content: bytes) -> None:
     path = write(content)
     assert error_text(path).endswith(
-        f"{path}: error: file is empty; expected a mapping with version, server, zone and tools"
+        f"{path}:1:1: error: file is empty; expected a mapping with version, server, zone and tools"
     )
 
 
@@ -70,12 +70,16 @@ def test_control_characters(write: Callable[..., Path]) -> None:
 
 def test_oversized_file_is_refused_before_parsing(write: Callable[..., Path]) -> None:
     path = write(VALID + "#" * MAX_BYTES)
-    assert f"{path}: error: file is larger than 1024 KiB; refusing to parse it" in error_text(path)
+    assert f"{path}:1:1: error: file is larger than 1024 KiB; refusing to parse it" in error_text(
+        path
+    )
 
 
 def test_missing_file_and_directory(tmp_path: Path) -> None:
-    assert f"{tmp_path / 'nope.yaml'}: error: file not found" in error_text(tmp_path / "nope.yaml")
-    assert f"{tmp_path}: error: is a directory" in error_text(tmp_path)
+    assert f"{tmp_path / 'nope.yaml'}:1:1: error: file not found" in error_text(
+        tmp_path / "nope.yaml"
+    )
+    assert f"{tmp_path}:1:1: error: is a directory" in error_text(tmp_path)
 
 
 @pytest.mark.parametrize(

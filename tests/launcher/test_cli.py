@@ -110,6 +110,39 @@ def test_github_format_emits_workflow_annotations(tmp_path):
     assert any(f"file={bad},line=7," in line for line in lines)
 
 
+@pytest.mark.parametrize("content", ["", "# nothing but a comment\n"])
+def test_an_empty_file_is_annotated_on_its_first_line(tmp_path, content):
+    empty = write(tmp_path, content)
+    github = runner.invoke(app, ["validate", "--format", "github", str(empty)])
+    assert github.exit_code == 1
+    assert github.output.startswith(f"::error file={empty},line=1,col=1::file is empty")
+    text = runner.invoke(app, ["validate", str(empty)])
+    assert text.output.startswith(f"{empty}:1:1: error: file is empty")
+    (finding,) = json.loads(
+        runner.invoke(app, ["validate", "--format", "json", str(empty)]).output
+    )["files"][0]["issues"]
+    assert (finding["line"], finding["column"], finding["path"]) == (1, 1, "")
+
+
+def test_plan_and_token_run_no_user_code(tmp_path, monkeypatch):
+    # Loading is one job, running user code another: plan and token never import the tools.
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "explodes_on_import.py").write_text("raise SystemExit('imported')\ndef t(): ...\n")
+    config = write(
+        tmp_path,
+        "version: 1\nserver: {name: x, base_url: 'http://127.0.0.1:8000/'}\n"
+        "zone: {dev: true}\ntools: [{function: 'explodes_on_import:t', scopes: [s1]}]\n",
+    )
+    monkeypatch.setenv("KEYCARD_SERVE_STATE_DIR", str(tmp_path / "state"))
+    plan = runner.invoke(app, ["plan", str(config)])
+    assert plan.exit_code == 0, plan.output
+    assert plan.output.splitlines()[1].split()[:2] == ["t", "s1"]
+    assert runner.invoke(app, ["token", str(config)]).exit_code == 0
+    validate = runner.invoke(app, ["validate", str(config)])
+    assert validate.exit_code == 1
+    assert "importing explodes_on_import failed: SystemExit: imported" in validate.output
+
+
 def test_a_missing_file_is_a_message_not_a_traceback(tmp_path):
     result = runner.invoke(app, ["validate", str(tmp_path / "absent.yaml")])
     assert result.exit_code == 1

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from ..config import ConfigError, LoadedConfig, load_config
+from ..config import ConfigError, LoadedConfig, import_tools, load_config
 from ..errors import KeycardServeError
 
 __all__ = ["EXIT_INVALID", "EXIT_OK", "EXIT_USAGE", "fail", "load_or_exit"]
@@ -22,10 +22,15 @@ def fail(message: str, code: int = EXIT_INVALID) -> typer.Exit:
     return typer.Exit(code)
 
 
-def load_or_exit(path: Path, *, check_imports: bool = True) -> LoadedConfig:
-    """The loaded config, or exit 1 with every problem named by file, line and field."""
+def load_or_exit(path: Path, *, imports: bool) -> LoadedConfig:
+    """The loaded config (its tools imported if ``imports``), or exit 1 naming every problem.
+
+    Warnings go to stderr; each problem is named by file, line, column and field.
+    """
     try:
-        loaded = load_config(path, check_imports=check_imports)
+        loaded = load_config(path)
+        if imports:
+            loaded = import_tools(loaded)
     except ConfigError as exc:
         raise fail(str(exc)) from None
     except KeycardServeError as exc:

@@ -81,7 +81,7 @@ def _mcp_url(target: str) -> str:
     if not path.is_file():
         raise fail(f"{target}: neither an http(s) URL nor a config file", EXIT_USAGE)
     try:
-        server = load_config(path, check_imports=False).config.server
+        server = load_config(path).config.server
     except ConfigError as exc:
         raise fail(str(exc), EXIT_USAGE) from None
     except KeycardServeError as exc:

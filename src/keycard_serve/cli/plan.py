@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..plan import access_table, diff
+from ..config.plan import access_table, diff
 from ._common import EXIT_INVALID, load_or_exit
 
 __all__ = ["plan_command"]
@@ -37,10 +37,10 @@ def plan_command(
       git show main:configs/prod.yaml > /tmp/old.yaml
       keycard-serve plan configs/prod.yaml --against /tmp/old.yaml
     """
-    table = access_table(load_or_exit(config, check_imports=False))
+    table = access_table(load_or_exit(config, imports=False))
     changes = None
     if against is not None:
-        changes = diff(access_table(load_or_exit(against, check_imports=False)), table)
+        changes = diff(access_table(load_or_exit(against, imports=False)), table)
     if as_json:
         document: dict = {"tools": [asdict(row) for row in table]}
         if changes is not None:

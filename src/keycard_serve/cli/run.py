@@ -68,7 +68,7 @@ def run_command(
 
       keycard-serve run configs/minimal.yaml --reload   # apply edits without a restart
     """
-    _serve(load_or_exit(config), host, port, log_level, reload)
+    _serve(load_or_exit(config, imports=True), host, port, log_level, reload)
 
 
 def dev_command(
@@ -91,7 +91,7 @@ def dev_command(
 
       keycard-serve dev configs/quickstart.yaml
     """
-    loaded = load_or_exit(config)
+    loaded = load_or_exit(config, imports=True)
     dev = loaded.config.zone.dev or DevZoneConfig()
     if user is not None:
         if not user.strip():

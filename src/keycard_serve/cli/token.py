@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..launcher.assemble import advertised_scopes
+from ..config._provider import advertised_scopes
 from ..launcher.dev import dev_zone_for
 from ._common import fail, load_or_exit
 
@@ -34,7 +34,7 @@ def token_command(
 
       curl -H "Authorization: Bearer $(keycard-serve token configs/quickstart.yaml)" ...
     """
-    loaded = load_or_exit(config, check_imports=False)
+    loaded = load_or_exit(config, imports=False)
     dev = loaded.config.zone.dev
     if dev is None:
         raise fail(

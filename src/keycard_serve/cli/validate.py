@@ -10,8 +10,8 @@ from typing import Annotated
 
 import typer
 
-from ..config import ConfigError, ConfigIssue, LoadedConfig, load_config
-from ..launcher.online import online_problems
+from ..config import ConfigError, Finding, import_tools, load_config
+from ..config.online import check_online
 from ._common import EXIT_INVALID, EXIT_OK
 
 __all__ = ["validate_command"]
@@ -45,33 +45,26 @@ def validate_command(
     valid = all(ok for ok, _ in results.values())
     if format is Format.json:
         files = [
-            {"file": str(path), "valid": ok, "issues": [issue.to_dict() for issue in issues]}
-            for path, (ok, issues) in results.items()
+            {"file": str(path), "valid": ok, "issues": [f.to_dict() for f in findings]}
+            for path, (ok, findings) in results.items()
         ]
         typer.echo(json.dumps({"valid": valid, "files": files}, indent=2))
-    for path, (ok, issues) in results.items():
+    for path, (ok, findings) in results.items():
         if format is Format.github:
-            typer.echo("\n".join(issue.format_github() for issue in issues), nl=bool(issues))
+            typer.echo("\n".join(f.format_github() for f in findings), nl=bool(findings))
         elif format is Format.text:
-            typer.echo("".join(issue.format_text() + "\n" for issue in issues), nl=False)
+            typer.echo("".join(f.format_text() + "\n" for f in findings), nl=False)
             typer.echo(f"{path}: {'valid' if ok else 'invalid'}")
     raise typer.Exit(EXIT_OK if valid else EXIT_INVALID)
 
 
-def _check(path: Path, online: bool) -> tuple[bool, list[ConfigIssue]]:
+def _check(path: Path, online: bool) -> tuple[bool, list[Finding]]:
+    """Whether ``path`` is valid, and every finding: load, imports, then the zone if asked."""
     try:
-        loaded = load_config(path)
+        loaded = import_tools(load_config(path))
     except ConfigError as exc:
-        return False, list(exc.issues)
-    issues = list(loaded.warnings)
+        return False, exc.findings
+    findings = list(loaded.warnings)
     if online:
-        issues += _online(loaded, path)
-    return not any(issue.severity == "error" for issue in issues), issues
-
-
-def _online(loaded: LoadedConfig, path: Path) -> list[ConfigIssue]:
-    problems = asyncio.run(online_problems(loaded))
-    return [
-        ConfigIssue(str(path), None, None, field, message, severity)
-        for field, message, severity in problems
-    ]
+        findings += asyncio.run(check_online(loaded))
+    return not any(finding.severity == "error" for finding in findings), findings

@@ -1,9 +1,15 @@
-"""The keycard-serve config file: YAML in, a validated ``ServeConfig`` or precise errors out."""
+"""The keycard-serve config file: YAML in, a validated ``ServeConfig`` or precise findings out.
+
+``load_config`` reads and validates a file without running any user code; ``import_tools``
+then imports the tools (or the app) it names, for the commands that serve them. Every
+problem of either step is a ``Finding`` with file, line, column and field.
+"""
 
 from __future__ import annotations
 
-from .imports import ToolSpec
-from .issues import ConfigError, ConfigIssue
+from ._tools import ToolSpec
+from .findings import ConfigError, Finding
+from .imports import import_tools
 from .loader import LoadedConfig, load_config
 from .models import (
     ClientSecretCredentials,
@@ -20,8 +26,8 @@ from .schema import json_schema
 __all__ = [
     "ClientSecretCredentials",
     "ConfigError",
-    "ConfigIssue",
     "DevZoneConfig",
+    "Finding",
     "GrantConfig",
     "LoadedConfig",
     "PrivateKeyJWTCredentials",
@@ -30,6 +36,7 @@ __all__ = [
     "ToolConfig",
     "ToolSpec",
     "ZoneConfig",
+    "import_tools",
     "json_schema",
     "load_config",
 ]

@@ -1,4 +1,7 @@
-"""Turn pydantic errors and rule violations into issues that point at a line of the file.
+"""Place findings on the line of the file they are about.
+
+A ``Locator`` knows the file's name and where each key and value sits in it, so any stage
+(schema, rules, imports, online checks) can report a problem by field path.
 
 Pydantic reports a ``loc`` such as ``('credentials', 'client_secret', 'client_id')``: field
 names, list indexes, and the tag of a discriminated union. Walking the models along the
@@ -10,15 +13,16 @@ from __future__ import annotations
 import difflib
 import types
 import typing
-from typing import Any, NamedTuple
+from dataclasses import dataclass
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from ._yaml import Document, Key
-from .issues import ConfigIssue, Severity
+from .findings import Finding, Severity
 from .models import ServeConfig
 
-__all__ = ["Finding", "format_path", "locate", "locate_all", "validation_issues"]
+__all__ = ["Locator", "format_path", "validation_findings"]
 
 _EXPECTED = {
     "string_type": "a string",
@@ -32,50 +36,39 @@ _EXPECTED = {
 }
 
 
-class Finding(NamedTuple):
-    """A problem found on validated data, by path; ``locate_all`` adds file and line."""
+@dataclass(frozen=True)
+class Locator:
+    """Positions of the keys and values of one parsed file, named ``file`` in findings."""
 
-    path: Key
-    message: str
-    severity: Severity = "error"
+    document: Document
+    file: str
+
+    def at(
+        self, path: Key, message: str, severity: Severity = "error", *, key: bool = False
+    ) -> Finding:
+        """A finding at ``path``'s value (or key), else at its nearest ancestor, else at 1:1."""
+        positions = self.document.keys if key else self.document.values
+        position = positions.get(path)
+        for depth in range(len(path) - 1, -1, -1):
+            if position is not None:
+                break
+            prefix = path[:depth]
+            position = self.document.keys.get(prefix) or self.document.values.get(prefix)
+        line, column = position or (1, 1)
+        return Finding(self.file, line, column, format_path(path), message, severity)
 
 
-def locate_all(findings: list[Finding], document: Document, file: str) -> list[ConfigIssue]:
-    """Issues for ``findings`` at their positions in ``document``."""
-    return [locate(document, file, *finding) for finding in findings]
-
-
-def validation_issues(error: ValidationError, document: Document, file: str) -> list[ConfigIssue]:
-    """One issue per pydantic error, located in ``document``."""
-    issues = []
+def validation_findings(error: ValidationError, where: Locator) -> list[Finding]:
+    """One finding per pydantic error, placed in the file."""
+    findings = []
     for detail in error.errors(include_url=False):
         path, owner = _walk(detail["loc"])
         kind = detail["type"]
         if kind == "union_tag_invalid":
             path = (*path, "type")
         message = _message(detail, path, owner)
-        issues.append(locate(document, file, path, message, key=kind == "extra_forbidden"))
-    return issues
-
-
-def locate(
-    document: Document,
-    file: str,
-    path: Key,
-    message: str,
-    severity: Severity = "error",
-    *,
-    key: bool = False,
-) -> ConfigIssue:
-    """An issue at ``path``'s value (or key), else at its nearest ancestor in the file."""
-    position = (document.keys if key else document.values).get(path)
-    for depth in range(len(path) - 1, -1, -1):
-        if position is not None:
-            break
-        prefix = path[:depth]
-        position = document.keys.get(prefix) or document.values.get(prefix)
-    line, column = position or (None, None)
-    return ConfigIssue(file, line, column, format_path(path), message, severity)
+        findings.append(where.at(path, message, key=kind == "extra_forbidden"))
+    return findings
 
 
 def format_path(path: Key) -> str:

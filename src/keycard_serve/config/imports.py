@@ -1,12 +1,15 @@
-"""Resolve ``package.module:attribute`` references and check the tools they name.
+"""Run the user code a loaded config names: import its tools or its app.
 
-Checks that need the imported code: the object exists and is callable, a tool with grants
-has a ``Context`` parameter to read its tokens from, every tool name is unique and valid, and
-in ``app:`` mode every configured name is a tool of that app.
+``load_config`` never imports anything; ``import_tools`` is the separate step that does, for
+the commands that serve or fully validate. It checks what needs the imported code: the object
+exists and is callable, a tool with grants has a ``Context`` parameter to read its tokens
+from, tool names (from the functions' own names) are unique, and in ``app:`` mode every
+configured name is a tool of that app.
 
 Modules are searched in the config file's directory first, then the current directory, then
 the installed packages: both directories are put at the front of ``sys.path`` (and left
-there, so the tools' own later imports resolve the same way).
+there, so the tools' own later imports resolve the same way). App factories and coroutines
+are run here too.
 """
 
 from __future__ import annotations
@@ -19,19 +22,18 @@ import os
 import sys
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
 from fastmcp import FastMCP
 
-from .._delegation import Grant
 from .._signature import find_context_parameter
-from ._locate import Finding
-from ._types import check_tool_name
-from .models import ServeConfig, ToolConfig
+from ._tools import tool_specs
+from .findings import ConfigError, Finding
+from .loader import LoadedConfig
 
-__all__ = ["ToolSpec", "resolve_tools"]
+__all__ = ["import_tools"]
 
 T = TypeVar("T")
 
@@ -40,115 +42,72 @@ _NO_CONTEXT = (
 )
 
 
-@dataclass(frozen=True)
-class ToolSpec:
-    """A tool ready to register: ``function`` is None in ``app:`` mode or without imports.
-
-    ``description`` None means the function's docstring (FastMCP's default).
-    """
-
-    name: str
-    function: Callable[..., Any] | None
-    description: str | None
-    scopes: tuple[str, ...]
-    grants: tuple[Grant, ...]
-
-
 class _ImportProblem(Exception):
     """A reference that cannot be resolved; the message is meant for the config's author."""
 
 
-def resolve_tools(
-    config: ServeConfig, base_dir: Path, *, check_imports: bool
-) -> tuple[tuple[ToolSpec, ...], FastMCP | None, list[Finding]]:
-    """The tools of ``config``, the imported app (if any), and the problems found."""
+def import_tools(loaded: LoadedConfig) -> LoadedConfig:
+    """``loaded`` with its tool functions (or its app) imported and checked.
+
+    Raises ``ConfigError`` naming file, line and field of every problem (with the config's
+    warnings), so a failed import reads like any other config error.
+    """
+    config = loaded.config
     findings: list[Finding] = []
-    app, app_tools = None, None
-    if check_imports:
-        _search_path(base_dir)
-    if config.app is not None and check_imports:
+    _search_path(loaded.path.parent)
+    app, tools = None, loaded.tools
+    if config.app is not None:
         try:
             app = _load_app(config.app)
-            app_tools = _run(lambda: _list_tools(app))
+            findings += _check_app_tools(loaded, _run(lambda: _list_tools(app)))
         except _ImportProblem as exc:
-            findings.append(Finding(("app",), str(exc)))
-    specs: list[ToolSpec] = []
-    names: dict[str, int] = {}
-    for index, tool in enumerate(config.tools):
-        if config.app is not None:
-            spec = _app_tool(index, tool, config.app, app_tools, findings)
-        else:
-            spec = _function_tool(index, tool, check_imports, findings)
-        if spec is None:
-            continue
-        if spec.name in names:
-            where = ("tools", index, "name" if tool.name else "function")
-            findings.append(
-                Finding(
-                    where,
-                    f"tool name {spec.name!r} is already used by "
-                    f"tools[{names[spec.name]}]; set a different name",
-                )
-            )
-        names.setdefault(spec.name, index)
-        specs.append(spec)
-    return tuple(specs), app, findings
+            findings.append(loaded.locator.at(("app",), str(exc)))
+    else:
+        functions = {}
+        for index in range(len(config.tools)):
+            function = _function(loaded, index)
+            if isinstance(function, Finding):
+                findings.append(function)
+            elif function is not None:
+                functions[index] = function
+        tools, name_findings = tool_specs(config, loaded.locator, functions)
+        findings += name_findings
+    if any(finding.severity == "error" for finding in findings):
+        raise ConfigError([*loaded.warnings, *findings])
+    return replace(loaded, tools=tools, app=app, warnings=(*loaded.warnings, *findings))
 
 
-def _function_tool(
-    index: int, tool: ToolConfig, check_imports: bool, findings: list[Finding]
-) -> ToolSpec | None:
-    if tool.function is None:
-        return None  # reported by the rules
+def _function(loaded: LoadedConfig, index: int) -> Callable[..., Any] | Finding | None:
+    """The imported function of ``tools[index]``, or the finding that says why it is unusable."""
+    tool = loaded.config.tools[index]
     path = ("tools", index, "function")
-    function = None
-    if check_imports:
-        try:
-            function = _import(tool.function)
-        except _ImportProblem as exc:
-            findings.append(Finding(path, str(exc)))
-            return None
-        if not callable(function):
-            findings.append(Finding(path, f"is a {type(function).__name__}, not a function"))
-            return None
-        if tool.grants and not _has_context(function):
-            findings.append(Finding(path, _NO_CONTEXT))
-    name = tool.name or _default_name(tool.function, function)
+    if tool.function is None:
+        return None  # refused by the rules
     try:
-        check_tool_name(name)
-    except ValueError as exc:
-        findings.append(Finding(path, f"{name!r} cannot be a tool name ({exc}); set name:"))
-    return _spec(name, tool, function)
+        function = _import(tool.function)
+    except _ImportProblem as exc:
+        return loaded.locator.at(path, str(exc))
+    if not callable(function):
+        return loaded.locator.at(path, f"is a {type(function).__name__}, not a function")
+    if tool.grants and not _has_context(function):
+        return loaded.locator.at(path, _NO_CONTEXT)
+    return function
 
 
-def _app_tool(
-    index: int,
-    tool: ToolConfig,
-    app_ref: str,
-    app_tools: dict[str, Any] | None,
-    findings: list[Finding],
-) -> ToolSpec | None:
-    if tool.name is None:
-        return None  # reported by the rules
-    if app_tools is not None:
+def _check_app_tools(loaded: LoadedConfig, app_tools: dict[str, Any]) -> list[Finding]:
+    findings = []
+    for index, tool in enumerate(loaded.config.tools):
+        if tool.name is None:
+            continue  # refused by the rules
+        path = ("tools", index, "name")
         found = app_tools.get(tool.name)
         if found is None:
-            message = f"{app_ref} has no tool {tool.name!r}{_suggest(tool.name, app_tools)}"
-            findings.append(Finding(("tools", index, "name"), message))
+            suggestion = _suggest(tool.name, app_tools)
+            message = f"{loaded.config.app} has no tool {tool.name!r}{suggestion}"
+            findings.append(loaded.locator.at(path, message))
         elif tool.grants and callable(getattr(found, "fn", None)) and not _has_context(found.fn):
-            findings.append(Finding(("tools", index, "name"), _NO_CONTEXT))
-    return _spec(tool.name, tool, None)
-
-
-def _spec(name: str, tool: ToolConfig, function: Callable[..., Any] | None) -> ToolSpec:
-    grants = tuple(Grant(grant.resource, grant.scopes) for grant in tool.grants)
-    return ToolSpec(name, function, tool.description, tool.scopes, grants)
-
-
-def _default_name(reference: str, function: Any) -> str:
-    if function is not None:
-        return getattr(function, "__name__", type(function).__name__)
-    return reference.rpartition(":")[2].rpartition(".")[2]
+            findings.append(loaded.locator.at(path, _NO_CONTEXT))
+    return findings
 
 
 def _has_context(function: Callable[..., Any]) -> bool:

@@ -1,9 +1,10 @@
-"""``load_config``: one YAML file in, a validated config and its resolved tools out.
+"""``load_config``: one YAML file in, a validated config out; no user code runs.
 
-The stages run in order and each one's problems are collected before the next is skipped:
+The stages run in order, and each one's problems are collected before the next is skipped:
 read (size cap) and parse (no aliases, no implicit types), then schema validation with
-``${VAR}`` expansion, then cross-section rules and the imports of tool functions. Whatever
-fails, the caller gets one ``ConfigError`` listing every problem with file, line and field.
+``${VAR}`` expansion, then the rules across sections. Whatever fails, the caller gets one
+``ConfigError`` listing every problem with file, line and field. Importing the tools is a
+separate step (``import_tools``), for the commands that run them.
 """
 
 from __future__ import annotations
@@ -11,18 +12,18 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from fastmcp import FastMCP
 from pydantic import ValidationError
 
-from ._locate import format_path, locate_all, validation_issues
+from ._locate import Locator, format_path, validation_findings
 from ._rules import check_rules
+from ._tools import ToolSpec, tool_specs
 from ._types import LoadContext
 from ._yaml import YamlError, parse_yaml, read_file
-from .imports import ToolSpec, resolve_tools
-from .issues import ConfigError, ConfigIssue
+from .findings import ConfigError, Finding
 from .models import ServeConfig
 
 __all__ = ["LoadedConfig", "load_config"]
@@ -30,34 +31,33 @@ __all__ = ["LoadedConfig", "load_config"]
 
 @dataclass(frozen=True)
 class LoadedConfig:
-    """A config that passed every check.
+    """A config that passed every check of its stage.
 
     ``path`` is absolute; ``sha256`` is the hex digest of the bytes that were parsed, so a
-    reloader can skip an unchanged file; ``warnings`` are issues that did not stop the load.
+    reloader can skip an unchanged file; ``warnings`` are findings that did not stop the load.
+    ``tools`` are named from the file until ``import_tools`` fills in their functions (and
+    ``app`` in ``app:`` mode). ``locator`` places later findings (imports, online checks) on
+    the file's lines.
     """
 
     path: Path
     config: ServeConfig
     sha256: str
     tools: tuple[ToolSpec, ...]
-    app: FastMCP | None
-    warnings: tuple[ConfigIssue, ...]
+    warnings: tuple[Finding, ...]
+    locator: Locator = field(repr=False, compare=False)
+    app: FastMCP | None = None
 
 
 def load_config(
-    path: str | os.PathLike[str],
-    *,
-    environ: Mapping[str, str] | None = None,
-    check_imports: bool = True,
+    path: str | os.PathLike[str], *, environ: Mapping[str, str] | None = None
 ) -> LoadedConfig:
-    """Read, validate and resolve the config at ``path``.
+    """Read and validate the config at ``path``; nothing is imported, ``sys.path`` is untouched.
 
     ``environ`` supplies ``${VAR}`` values (default ``os.environ``). Relative file paths in
-    the config are relative to its directory. Tool modules and the app are imported from the
-    config file's directory first, then the current directory (both are put on ``sys.path``),
-    then the installed packages. With ``check_imports=False`` no user code is imported: tool
-    names come from ``name`` or the function reference, ``function`` and ``app`` stay None.
-    Raises ``ConfigError`` listing every problem found.
+    the config are relative to its directory; the secret files they name are read. Raises
+    ``ConfigError`` listing every problem found, each with file (``path`` as given), line,
+    column and field.
     """
     file = os.fspath(path)
     config_path = Path(file).absolute()
@@ -65,9 +65,12 @@ def load_config(
         data = read_file(config_path)
         document = parse_yaml(data)
     except YamlError as exc:
-        raise ConfigError([ConfigIssue(file, exc.line, exc.column, "", exc.message)]) from None
-    issues = [
-        ConfigIssue(file, line, column, format_path(key), message)
+        # A problem of the whole file (empty, unreadable, too large) is placed at 1:1.
+        line, column = exc.line or 1, exc.column or 1
+        raise ConfigError([Finding(file, line, column, "", exc.message)]) from None
+    where = Locator(document, file)
+    findings = [
+        Finding(file, line, column, format_path(key), message)
         for key, message, (line, column) in document.problems
     ]
     context = LoadContext(
@@ -77,21 +80,19 @@ def load_config(
         config = ServeConfig.model_validate(document.data, context=context)
     except ValidationError as exc:
         # A value dropped by the parser (say, a refused tag) is not also "missing".
-        reported = {issue.path for issue in issues}
-        found = validation_issues(exc, document, file)
-        raise ConfigError(issues + [i for i in found if i.path not in reported]) from None
-    findings = check_rules(config)
-    tools, app, import_findings = resolve_tools(
-        config, config_path.parent, check_imports=check_imports
-    )
-    issues += locate_all(findings + import_findings, document, file)
-    if any(issue.severity == "error" for issue in issues):
-        raise ConfigError(issues)
+        reported = {finding.field for finding in findings}
+        found = validation_findings(exc, where)
+        raise ConfigError(findings + [f for f in found if f.field not in reported]) from None
+    findings += check_rules(config, where)
+    tools, name_findings = tool_specs(config, where)
+    findings += name_findings
+    if any(finding.severity == "error" for finding in findings):
+        raise ConfigError(findings)
     return LoadedConfig(
         path=config_path,
         config=config,
         sha256=hashlib.sha256(data).hexdigest(),
         tools=tools,
-        app=app,
-        warnings=tuple(issues),
+        warnings=tuple(findings),
+        locator=where,
     )

@@ -1,75 +1,103 @@
-"""From a loaded config to a FastMCP server: provider, auth, tools wrapped with their grants."""
+"""Build the ASGI app of a loaded config: dev zone, provider, FastMCP server, tools, reloader.
+
+Building is kept apart from serving (``serve.py``: sockets, uvicorn, signals), as uvicorn
+keeps ``Config`` apart from ``Server``, so tests and embedders can run the app in process.
+"""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+from fastmcp import FastMCP
+from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
 from .._fastmcp_auth import KeycardAuth
-from ..config import ClientSecretCredentials, LoadedConfig, ServeConfig
-from ..credentials import ApplicationCredential, ClientSecret, PrivateKeyJWT
-from ..errors import ConfigurationError
-from ..provider import AuthProvider
-from .runtime import Runtime
-from .scope_guard import ToolScopeGuard
+from ..config import LoadedConfig
+from ..config._provider import build_provider
+from ..credentials import ClientSecret
+from ..devzone import DevZone
+from .dev import dev_zone_for
+from .health import health_endpoint
+from .reload import Reloader
+from .runtime import Runtime, Snapshot
+from .scope_guard import ToolScopeGuard, ToolScopeMiddleware
+from .sessions import SessionTracker
+from .tools import ToolRegistry
 
-__all__ = [
-    "advertised_scopes",
-    "build_provider",
-    "credential_from",
-    "http_middleware",
-]
-
-
-def advertised_scopes(loaded: LoadedConfig) -> list[str]:
-    """Every scope the server may ask of a caller: the zone's, then each tool's."""
-    scopes = [*loaded.config.zone.required_scopes, *(s for t in loaded.tools for s in t.scopes)]
-    return list(dict.fromkeys(scopes))
+__all__ = ["Served", "served_app"]
 
 
-def credential_from(config: ServeConfig) -> ApplicationCredential | None:
-    """The token-endpoint credential the config names, or None."""
-    credentials = config.credentials
-    if credentials is None:
-        return None
-    if isinstance(credentials, ClientSecretCredentials):
-        return ClientSecret((credentials.client_id, credentials.secret.get_secret_value()))
-    return PrivateKeyJWT(
-        credentials.client_id,
-        credentials.private_key.get_secret_value(),
-        key_id=credentials.key_id,
-        algorithm=credentials.algorithm,
-    )
+@dataclass(frozen=True)
+class Served:
+    """A built application, the configuration it serves, and how to reload it."""
+
+    app: Starlette
+    runtime: Runtime
+    reloader: Reloader
+    dev_zone: DevZone | None
+
+    @property
+    def mcp_url(self) -> str:
+        """The MCP endpoint URL of the configuration being served."""
+        return self.runtime.current.loaded.config.server.mcp_url
 
 
-def build_provider(
-    loaded: LoadedConfig,
-    *,
-    zone_url: str | None = None,
-    credential: ApplicationCredential | None = None,
-) -> AuthProvider:
-    """An ``AuthProvider`` for the config; a dev zone passes its own URL and credential."""
-    config = loaded.config
-    zone = config.zone
-    if zone.dev is not None and zone_url is None:
-        raise ConfigurationError("a dev zone must be running before the provider is built")
-    return AuthProvider(
-        zone_id=zone.id,
-        zone_url=zone_url or zone.url,
-        mcp_server_name=config.server.name,
-        mcp_base_url=config.server.base_url,
-        application_credential=credential or credential_from(config),
-        required_scopes=zone.required_scopes,
-        scopes_supported=advertised_scopes(loaded),
-        accepted_token_types=(
-            (*zone.accepted_token_types, None)
-            if zone.allow_untyped_tokens
-            else zone.accepted_token_types
-        ),
-    )
+@contextlib.asynccontextmanager
+async def served_app(
+    loaded: LoadedConfig, *, request_restart: Callable[[str], None] | None = None
+) -> AsyncIterator[Served]:
+    """The ASGI app of ``loaded``, with its dev zone running for as long as the block lasts.
+
+    ``loaded`` must have its tools imported (``import_tools``). ``request_restart(reason)`` is
+    called when a reload cannot be applied in this process (an adopted app's module changed);
+    without it such a reload is reported as needing a manual restart. The provider (and the
+    dev zone) are closed when the block ends.
+    """
+    async with contextlib.AsyncExitStack() as stack:
+        dev_zone = None
+        zone_url, credential = None, None
+        if loaded.config.zone.dev is not None:
+            dev_zone = await stack.enter_async_context(dev_zone_for(loaded).serve())
+            zone_url, credential = dev_zone.issuer, ClientSecret(dev_zone.server_client)
+        provider = build_provider(loaded, zone_url=zone_url, credential=credential)
+        stack.push_async_callback(provider.aclose)
+        runtime = Runtime(Snapshot.of(loaded, provider))
+        auth = provider.get_remote_auth_provider()
+        sessions = SessionTracker()
+        mcp = loaded.app or FastMCP(loaded.config.server.name)
+        mcp.auth = auth
+        mcp.add_middleware(sessions)
+        mcp.add_middleware(ToolScopeMiddleware(lambda name: runtime.current.scopes(name)))
+        registry = ToolRegistry(mcp, runtime)
+        if loaded.app is not None:
+            await registry.adopt()
+        registry.reconcile(loaded)
+        reloader = Reloader(
+            loaded,
+            runtime,
+            auth,
+            registry,
+            # A rebuilt provider keeps the running dev zone (if any) as its zone.
+            new_provider=lambda new: build_provider(new, zone_url=zone_url, credential=credential),
+            announce=sessions.announce_tool_list_changed,
+            request_restart=request_restart,
+        )
+        mcp.custom_route("/healthz", methods=["GET"])(health_endpoint(reloader.status))
+        server = loaded.config.server
+        app = mcp.http_app(
+            path=server.path,
+            transport="sse" if server.transport == "sse" else "http",
+            stateless_http=server.stateless,
+            middleware=_http_middleware(runtime, auth),
+        )
+        yield Served(app, runtime, reloader, dev_zone)
 
 
-def http_middleware(runtime: Runtime, auth: KeycardAuth) -> list[Middleware]:
-    """Middleware for ``http_app``: per-tool inbound scopes as 403 ``insufficient_scope``."""
+def _http_middleware(runtime: Runtime, auth: KeycardAuth) -> list[Middleware]:
+    """Per-tool inbound scopes as HTTP 403 ``insufficient_scope`` (RFC 6750 section 3.1)."""
     return [
         Middleware(
             ToolScopeGuard,

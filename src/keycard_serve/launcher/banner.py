@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
 
-if TYPE_CHECKING:
-    from .serve import Served
+from .assemble import Served
 
-__all__ = ["print_banner"]
+__all__ = ["render_banner"]
 
 
-def print_banner(served: Served, out: TextIO, *, listening: str) -> None:
-    """What is served, where, and with which grants; never a secret."""
+def render_banner(served: Served, listening: str) -> str:
+    """What is served, where (``listening`` is the bound address), with which grants.
+
+    Lines of text without a final newline; never a secret. With a development zone it adds
+    the ``keycard-serve token`` command and, for streamable HTTP, a ``curl`` call to try.
+    """
     snapshot = served.runtime.current
     config = snapshot.loaded.config
     zone = served.dev_zone.issuer if served.dev_zone else snapshot.provider.zone_url
@@ -36,7 +38,7 @@ def print_banner(served: Served, out: TextIO, *, listening: str) -> None:
         lines += ["", f"  Token:   keycard-serve token {_shown(snapshot.loaded.path)}"]
         if config.server.transport == "streamable-http":  # the curl below speaks only that
             lines += _try_it(served, snapshot.loaded.path)
-    print("\n".join(lines), file=out, flush=True)
+    return "\n".join(lines)
 
 
 def _try_it(served: Served, path: Path) -> list[str]:

@@ -15,9 +15,9 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ..config import LoadedConfig
+from ..config._provider import advertised_scopes
 from ..devzone import DevZone
 from ._ports import free_port
-from .assemble import advertised_scopes
 
 __all__ = ["dev_zone_for", "state_dir_for"]
 

@@ -20,10 +20,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .._fastmcp_auth import KeycardAuth
-from ..config import ConfigError, LoadedConfig, load_config
+from ..config import ConfigError, LoadedConfig, import_tools, load_config
+from ..config._provider import advertised_scopes
 from ..errors import KeycardServeError
 from ..provider import AuthProvider
-from .assemble import advertised_scopes
 from .runtime import Runtime, Snapshot
 from .tools import ToolRegistry
 
@@ -58,6 +58,7 @@ class Reloader:
         *,
         new_provider: Callable[[LoadedConfig], AuthProvider],
         announce: Callable[[], Awaitable[object]],
+        request_restart: Callable[[str], None] | None = None,
     ) -> None:
         self.path = loaded.path
         self.status = ReloadStatus(sha256=loaded.sha256, loaded_at=time.time())
@@ -66,9 +67,8 @@ class Reloader:
         self._registry = registry
         self._new_provider = new_provider
         self._announce = announce
+        self._request_restart = request_restart
         self._lock = asyncio.Lock()
-        # Set by the server: stop and start again in a fresh process.
-        self.request_restart: Callable[[str], None] | None = None
 
     async def reload(self, *, reimport: Sequence[str] = ()) -> str:
         """Reload now; returns a one-line account of what happened."""
@@ -94,10 +94,10 @@ class Reloader:
         return outcome
 
     def _restart(self, why: str) -> str:
-        if self.request_restart is None:
+        if self._request_restart is None:
             return self._failed(f"{why}: restart keycard-serve to apply it", why)
         logger.warning("%s: a clean re-import is impossible, restarting the process", why)
-        self.request_restart(why)
+        self._request_restart(why)
         return f"{why}: restarting"
 
     def _load(self, reimport: tuple[str, ...]) -> LoadedConfig:
@@ -105,7 +105,7 @@ class Reloader:
             module = sys.modules.get(name)
             if module is not None:
                 importlib.reload(module)
-        return load_config(self.path)
+        return import_tools(load_config(self.path))
 
     def _failed(self, message: str, public: str) -> str:
         if public != self.status.last_error:  # say it once, not on every save

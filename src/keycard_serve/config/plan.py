@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from .config import LoadedConfig
+from .loader import LoadedConfig
 
 __all__ = ["Change", "ToolAccess", "access_table", "diff"]
 
