@@ -14,11 +14,11 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 from urllib.parse import quote
 
 import httpx
@@ -128,8 +128,13 @@ def run_authserver(
     exchange_ttl: int = 300,
     user_token_ttl: int = 3600,
     port: int = 0,
+    extra: Mapping[str, Any] | None = None,
 ) -> Iterator[AuthServer]:
-    """Start ``node tests/authserver/server.mjs`` on 127.0.0.1 and stop it on exit."""
+    """Start ``node tests/authserver/server.mjs`` on 127.0.0.1 and stop it on exit.
+
+    ``extra`` adds to the server's config (see tests/authserver/README.md, "Other servers'
+    shapes"): its ``clients`` are appended, every other key replaces the default.
+    """
     if not (AUTHSERVER_DIR / "node_modules").is_dir():
         raise RuntimeError(
             f"{AUTHSERVER_DIR / 'node_modules'} is missing: run `npm ci --prefix tests/authserver`"
@@ -162,6 +167,9 @@ def run_authserver(
             },
         ],
     }
+    if extra:
+        config.update({name: value for name, value in extra.items() if name != "clients"})
+        config["clients"] += list(extra.get("clients", ()))
 
     with tempfile.TemporaryDirectory(prefix="authserver-") as tmp:
         config_path = Path(tmp, "config.json")
