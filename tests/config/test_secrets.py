@@ -146,7 +146,7 @@ def test_private_key_jwt(
         (
             "ES384",
             lambda: _pem(ec.generate_private_key(ec.SECP256R1())),
-            "algorithm ES384 needs an EC key on curve secp384r1",
+            "algorithm ES384 needs an EC key on curve P-384",
         ),
         (
             "RS256",

@@ -13,14 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from pydantic import SecretStr
+
+from .. import _algorithms
 
 __all__ = ["SecretFile", "check_private_key", "loose_mode", "read_secret_file"]
 
 _MAX_BYTES = 64 * 1024
-_CURVES = {"ES256": ec.SECP256R1, "ES384": ec.SECP384R1, "ES512": ec.SECP521R1}
 
 
 @dataclass(frozen=True)
@@ -52,21 +52,18 @@ def read_secret_file(path: Path) -> SecretFile:
 
 
 def check_private_key(pem: SecretStr, algorithm: str) -> None:
-    """ValueError unless ``pem`` is an unencrypted private key that can sign ``algorithm``."""
+    """ValueError unless ``pem`` is an unencrypted PEM private key that can sign ``algorithm``.
+
+    What "can sign" means (key type, curve, RSA size) is ``keycard_serve._algorithms``'s
+    rule, the one ``PrivateKeyJWT`` applies too.
+    """
     try:
         key = load_pem_private_key(pem.get_secret_value().encode(), password=None)
     except TypeError:
         raise ValueError("the private key is encrypted; provide an unencrypted PEM key") from None
     except (ValueError, UnsupportedAlgorithm):
         raise ValueError("the file does not hold a PEM private key") from None
-    if algorithm in _CURVES:
-        curve = _CURVES[algorithm]
-        if not isinstance(key, ec.EllipticCurvePrivateKey) or not isinstance(key.curve, curve):
-            raise ValueError(f"algorithm {algorithm} needs an EC key on curve {curve.name}")
-    elif not isinstance(key, rsa.RSAPrivateKey):
-        raise ValueError(f"algorithm {algorithm} needs an RSA key")
-    elif key.key_size < 2048:
-        raise ValueError(f"the RSA key has {key.key_size} bits; use at least 2048")
+    _algorithms.check_private_key(key, algorithm)
 
 
 def loose_mode(path: Path) -> int | None:

@@ -23,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from .._algorithms import SIGNING_ALGORITHMS
 from .._urls import normalize_base_url, resource_url
 from ._secrets import SecretFile, check_private_key
 from ._types import (
@@ -184,9 +185,7 @@ class PrivateKeyJWTCredentials(_Model):
     """Client id of this server at the zone. ${VAR} allowed."""
     key_id: EnvText | None = None
     """kid header of the assertion, naming the key registered at the zone. ${VAR} allowed."""
-    algorithm: Literal[
-        "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"
-    ] = "RS256"
+    algorithm: Literal[SIGNING_ALGORITHMS] = "RS256"  # type: ignore[valid-type]
     """Signing algorithm; must fit the key."""
     private_key_file: SecretFileRef
     """Unencrypted PEM private key, relative to this config file. ${VAR} allowed."""
