@@ -18,9 +18,6 @@ import argparse
 import asyncio
 import json
 import os
-import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,21 +29,22 @@ from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
 
+from _harness import (
+    ROOT,
+    NotRun,
+    ensure_original_venv,
+    free_port,
+    resolved_versions,
+    stop,
+    wait_port,
+)
 from fastmcp import Client
 
-ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # tests.support is not installed; bench/ runs from a checkout
 
-from tests.support.authserver import AuthServer, run_authserver  # noqa: E402
-from tests.support.servers import free_port  # noqa: E402
+from tests.support.authserver import AuthServer, run_authserver
 
 RESOURCES = ["https://api.example.com/", "https://mail.example/"]
-ORIGINAL_REQUIREMENTS = [
-    "keycardai-mcp-fastmcp==0.9.0",
-    "keycardai-mcp==0.9.0",
-    "keycardai-oauth==0.5.0",
-]
-ORIGINAL_REPORTED = ["keycardai-mcp-fastmcp", "keycardai-mcp", "keycardai-oauth", "fastmcp", "mcp"]
 TOOL = "both"
 EXPECTED = " ".join(["success", *RESOURCES])
 
@@ -125,57 +123,6 @@ class Phase:
         return self.requests.get(kind, 0) / len(self.seconds)
 
 
-class NotRun(Exception):
-    """A server could not be set up or answered wrongly; the reason is printed instead."""
-
-
-def ensure_original_venv(venv: Path) -> str:
-    """Create the 0.9.0 environment once (pip resolves the rest); return its python."""
-    python = venv / "bin" / "python"
-    marker = venv / "bench-requirements.txt"
-    wanted = "\n".join(ORIGINAL_REQUIREMENTS)
-    if marker.exists() and marker.read_text() == wanted:
-        return str(python)
-    print(f"creating {venv} with {' '.join(ORIGINAL_REQUIREMENTS)} (once)...", file=sys.stderr)
-    shutil.rmtree(venv, ignore_errors=True)
-    for command in (
-        [sys.executable, "-m", "venv", str(venv)],
-        [str(python), "-m", "pip", "install", "--quiet", *ORIGINAL_REQUIREMENTS],
-    ):
-        done = subprocess.run(command, capture_output=True, text=True)
-        if done.returncode != 0:
-            raise NotRun(f"`{' '.join(command)}` failed: {done.stderr.strip()[-2000:]}")
-    marker.write_text(wanted)
-    return str(python)
-
-
-def resolved_versions(python: str) -> str:
-    """What pip actually installed in the 0.9.0 environment, for the report."""
-    code = (
-        "import importlib.metadata as m, platform;"
-        f"print(' '.join(f'{{n}}=={{m.version(n)}}' for n in {ORIGINAL_REPORTED!r}),"
-        "'python', platform.python_version())"
-    )
-    done = subprocess.run([python, "-c", code], capture_output=True, text=True)
-    if done.returncode != 0:
-        raise NotRun(f"its packages are missing: {done.stderr.strip()[-2000:]}")
-    return done.stdout.strip()
-
-
-def wait_port(port: int, process: subprocess.Popen, log: Path, timeout: float = 60) -> None:
-    """Wait until the server listens; if it dies first, its log says why."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise NotRun(f"server exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.02)
-    raise NotRun(f"server did not listen within {timeout:.0f} s:\n{log.read_text()[-3000:]}")
-
-
 @contextmanager
 def serve(
     python: str, script: str, auth: AuthServer, tmp: Path, *, warm_process: bool
@@ -207,12 +154,7 @@ def serve(
         wait_port(port, process, log)
         yield base_url
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 async def call(client: Client) -> float:

@@ -13,7 +13,6 @@ import argparse
 import asyncio
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -22,9 +21,8 @@ import time
 from pathlib import Path
 
 import httpx
+from _harness import ROOT, free_port, stop
 from fastmcp import Client
-
-ROOT = Path(__file__).resolve().parents[1]
 
 TOOLS = """\
 from fastmcp import Context
@@ -56,12 +54,6 @@ def version() -> int:
 """
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def wait_http(url: str, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -84,14 +76,6 @@ async def poll(url: str, tool: str, expected: object, token: str | None) -> floa
         except Exception:  # the server is restarting
             pass
         await asyncio.sleep(0.02)
-
-
-def stop(process: subprocess.Popen) -> None:
-    process.send_signal(signal.SIGINT)
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
 
 
 def bench_keycard_serve(tmp: Path, rounds: int) -> list[float]:
