@@ -1,9 +1,10 @@
-"""Authorization-server metadata discovery against loopback servers."""
+"""Authorization-server metadata discovery, on the in-memory fake zone (no socket)."""
 
 from __future__ import annotations
 
 import asyncio
 
+import httpx
 import pytest
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -11,13 +12,23 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from keycard_serve import DiscoveryError
 from keycard_serve._discovery import ZoneDiscovery, metadata_candidates
 from keycard_serve._http import ClientPool
-from tests.support.fake_zone import run_fake_zone
+from tests.support.fake_zone import FakeZone, in_memory_zone
 
 
 @pytest.fixture
-def zone():
-    with run_fake_zone() as zone:
-        yield zone
+def memory() -> tuple[FakeZone, ClientPool]:
+    zone, transport = in_memory_zone()
+    return zone, ClientPool(transport=transport)
+
+
+@pytest.fixture
+def zone(memory: tuple[FakeZone, ClientPool]) -> FakeZone:
+    return memory[0]
+
+
+@pytest.fixture
+def clients(memory: tuple[FakeZone, ClientPool]) -> ClientPool:
+    return memory[1]
 
 
 def test_candidates_follow_rfc8414_then_oidc_for_issuers_with_a_path():
@@ -32,8 +43,8 @@ def test_candidates_follow_rfc8414_then_oidc_for_issuers_with_a_path():
     ]
 
 
-async def test_discovers_and_caches(zone):
-    discovery = ZoneDiscovery(zone.issuer, ClientPool().get)
+async def test_discovers_and_caches(zone, clients):
+    discovery = ZoneDiscovery(zone.issuer, clients.get)
     first = await discovery.metadata()
     second = await discovery.metadata()
     assert first is second
@@ -41,21 +52,21 @@ async def test_discovers_and_caches(zone):
     assert len(zone.paths("/.well-known/")) == 1
 
 
-async def test_concurrent_first_uses_share_one_fetch(zone):
-    discovery = ZoneDiscovery(zone.issuer, ClientPool().get)
+async def test_concurrent_first_uses_share_one_fetch(zone, clients):
+    discovery = ZoneDiscovery(zone.issuer, clients.get)
     results = await asyncio.gather(*(discovery.metadata() for _ in range(50)))
     assert len({id(result) for result in results}) == 1
     assert len(zone.paths("/.well-known/")) == 1
 
 
-async def test_falls_back_to_openid_configuration(zone):
+async def test_falls_back_to_openid_configuration(zone, clients):
     async def only_oidc(request: Request) -> Response:
         if "openid" in request.url.path:
             return JSONResponse(zone.metadata())
         return PlainTextResponse("Not Found", status_code=404)
 
     zone.metadata_handler = only_oidc
-    metadata = await ZoneDiscovery(zone.issuer, ClientPool().get).metadata()
+    metadata = await ZoneDiscovery(zone.issuer, clients.get).metadata()
     assert metadata.source_url.endswith("/.well-known/openid-configuration")
 
 
@@ -68,42 +79,42 @@ def serve_metadata_with(zone, **changes: str) -> None:
     zone.metadata_handler = changed
 
 
-async def test_refuses_metadata_naming_another_issuer(zone):
+async def test_refuses_metadata_naming_another_issuer(zone, clients):
     serve_metadata_with(zone, issuer="https://evil.example")
     with pytest.raises(DiscoveryError) as raised:
-        await ZoneDiscovery(zone.issuer, ClientPool().get).metadata()
+        await ZoneDiscovery(zone.issuer, clients.get).metadata()
     assert raised.value.code == "issuer_mismatch"
     assert "https://evil.example" in raised.value.message
 
 
-async def test_a_trailing_slash_on_the_issuer_is_tolerated(zone):
+async def test_a_trailing_slash_on_the_issuer_is_tolerated(zone, clients):
     serve_metadata_with(zone, issuer=zone.issuer + "/")
-    metadata = await ZoneDiscovery(zone.issuer, ClientPool().get).metadata()
+    metadata = await ZoneDiscovery(zone.issuer, clients.get).metadata()
     assert metadata.issuer == zone.issuer + "/"  # kept verbatim: tokens must match it exactly
 
 
-async def test_refuses_plain_http_endpoints_on_other_hosts(zone):
+async def test_refuses_plain_http_endpoints_on_other_hosts(zone, clients):
     serve_metadata_with(zone, token_endpoint="http://as.example/token")
     with pytest.raises(DiscoveryError) as raised:
-        await ZoneDiscovery(zone.issuer, ClientPool().get).metadata()
+        await ZoneDiscovery(zone.issuer, clients.get).metadata()
     assert raised.value.code == "invalid_token_endpoint"
 
 
-async def test_transient_5xx_is_retried(zone):
+async def test_transient_5xx_is_retried(zone, clients):
     answers = [PlainTextResponse("down", status_code=503)]
 
     async def flaky(request: Request) -> Response:
         return answers.pop() if answers else JSONResponse(zone.metadata())
 
     zone.metadata_handler = flaky
-    metadata = await ZoneDiscovery(zone.issuer, ClientPool().get).metadata()
+    metadata = await ZoneDiscovery(zone.issuer, clients.get).metadata()
     assert metadata.issuer == zone.issuer
     assert len(zone.paths("/.well-known/oauth-authorization-server")) == 2
 
 
-async def test_an_expired_cache_survives_a_failed_refresh(zone):
+async def test_an_expired_cache_survives_a_failed_refresh(zone, clients):
     now = [0.0]
-    discovery = ZoneDiscovery(zone.issuer, ClientPool().get, ttl=60, clock=lambda: now[0])
+    discovery = ZoneDiscovery(zone.issuer, clients.get, ttl=60, clock=lambda: now[0])
     first = await discovery.metadata()
 
     async def broken(request: Request) -> Response:
@@ -118,7 +129,11 @@ async def test_an_expired_cache_survives_a_failed_refresh(zone):
 
 
 async def test_unreachable_zone_fails_with_every_url_tried():
-    discovery = ZoneDiscovery("http://127.0.0.1:9", ClientPool().get, timeout=1)
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    clients = ClientPool(transport=httpx.MockTransport(refuse))
+    discovery = ZoneDiscovery("https://zone.test", clients.get, timeout=1)
     with pytest.raises(DiscoveryError) as raised:
         await discovery.metadata()
     assert raised.value.code == "metadata_unavailable"

@@ -1,4 +1,4 @@
-"""RemoteJWKSet against a JWKS endpoint on loopback (security-catalogue §2a #6-#12, #26, #29)."""
+"""RemoteJWKSet against an in-memory JWKS host, no socket (catalogue §2a #6-#12, #26, #29)."""
 
 from __future__ import annotations
 
@@ -16,8 +16,7 @@ from jwt.algorithms import RSAAlgorithm
 from keycard_serve._http import ClientPool
 from keycard_serve._jwks import RemoteJWKSet
 from keycard_serve.errors import JWKSError
-from tests.support.keys import JWKSHost, ec_key, public_jwk, rsa_key, served_jwks_host
-from tests.support.servers import free_port, serve_asgi
+from tests.support.keys import InMemoryHosts, JWKSHost, ec_key, public_jwk, rsa_key
 
 RSA_1 = public_jwk(rsa_key(), "rsa-1", alg="RS256", use="sig")
 RSA_2 = public_jwk(rsa_key("rotated"), "rsa-2", alg="RS256")
@@ -37,9 +36,20 @@ class Clock:
 
 
 @pytest.fixture(scope="module")
-def served() -> Iterator[JWKSHost]:
-    with served_jwks_host() as host:
-        yield host
+def served() -> JWKSHost:
+    return JWKSHost(base_url="https://jwks.test")
+
+
+@pytest.fixture(scope="module")
+def elsewhere() -> JWKSHost:
+    """Another host on the same in-memory network: an attacker's, or a redirect target."""
+    return JWKSHost(base_url="https://elsewhere.test")
+
+
+@pytest.fixture(scope="module")
+def pool(served: JWKSHost, elsewhere: JWKSHost) -> ClientPool:
+    """Clients reaching only the in-memory hosts: these unit tests open no socket."""
+    return ClientPool(transport=InMemoryHosts(served, elsewhere))
 
 
 @pytest.fixture
@@ -329,18 +339,16 @@ async def test_waiters_on_a_failed_fetch_each_get_their_own_error(
     assert host.hits == 1
 
 
-async def test_redirects_are_not_followed(make: Any, host: JWKSHost) -> None:
+async def test_redirects_are_not_followed(make: Any, host: JWKSHost, elsewhere: JWKSHost) -> None:
     """#30 (JWKS part): a JWKS answering with a redirect to another host is an error."""
-    elsewhere = JWKSHost(jwks={"keys": [RSA_1]})
-    with serve_asgi(elsewhere.app()) as base_url:
-        elsewhere.base_url = base_url
-        host.mode, host.redirect_to = "redirect", elsewhere.url
-        assert await code_of(make(), {"alg": "RS256", "kid": "rsa-1"}) == "jwks_redirect"
+    elsewhere.reset({"keys": [RSA_1]})
+    host.mode, host.redirect_to = "redirect", elsewhere.url
+    assert await code_of(make(), {"alg": "RS256", "kid": "rsa-1"}) == "jwks_redirect"
     assert elsewhere.hits == 0
 
 
 async def test_an_unreachable_endpoint_is_a_network_error(pool: ClientPool) -> None:
-    jwks = RemoteJWKSet(f"http://127.0.0.1:{free_port()}/jwks", pool.get)
+    jwks = RemoteJWKSet("https://unreachable.test/jwks", pool.get)
     assert await code_of(jwks, {"alg": "RS256", "kid": "rsa-1"}) == "jwks_network"
 
 

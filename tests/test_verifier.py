@@ -1,4 +1,4 @@
-"""JWTVerifier with keys from a JWKS on loopback (security-catalogue §2a #5-#27, #29, #31)."""
+"""JWTVerifier with keys from an in-memory JWKS host, no socket (catalogue §2a #5-#27, #29, #31)."""
 
 from __future__ import annotations
 
@@ -22,18 +22,17 @@ from keycard_serve._jwks import RemoteJWKSet
 from keycard_serve._verifier import JWTVerifier, VerifiedToken
 from keycard_serve.errors import JWKSError, TokenError
 from tests.support.keys import (
+    InMemoryHosts,
     JWKSHost,
     b64url,
     ec_key,
     encode_json,
     public_jwk,
     rsa_key,
-    served_jwks_host,
     sign,
     sign_raw,
     unsigned,
 )
-from tests.support.servers import serve_asgi
 
 ISSUER = "https://zone.keycard.test"
 AUDIENCE = "https://mcp.example.test/mcp"
@@ -82,9 +81,20 @@ def header(**changes: Any) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def served() -> Iterator[JWKSHost]:
-    with served_jwks_host() as host:
-        yield host
+def served() -> JWKSHost:
+    return JWKSHost(base_url="https://jwks.test")
+
+
+@pytest.fixture(scope="module")
+def elsewhere() -> JWKSHost:
+    """Another host on the same in-memory network: an attacker's, or a redirect target."""
+    return JWKSHost(base_url="https://elsewhere.test")
+
+
+@pytest.fixture(scope="module")
+def pool(served: JWKSHost, elsewhere: JWKSHost) -> ClientPool:
+    """Clients reaching only the in-memory hosts: these unit tests open no socket."""
+    return ClientPool(transport=InMemoryHosts(served, elsewhere))
 
 
 @pytest.fixture
@@ -341,23 +351,23 @@ async def test_a_token_without_kid_needs_a_single_key_jwks(
     assert (await single.verify(token)).subject == SECRET_SUB
 
 
-async def test_key_headers_pointing_elsewhere_are_ignored(verifier: JWTVerifier) -> None:
+async def test_key_headers_pointing_elsewhere_are_ignored(
+    verifier: JWTVerifier, elsewhere: JWKSHost
+) -> None:
     """#12: jku, x5u, jwk and x5c cause zero requests and never supply the key."""
     attacker = rsa_key("attacker")
-    attacker_host = JWKSHost(jwks={"keys": [public_jwk(attacker, "rsa-1", alg="RS256")]})
-    with serve_asgi(attacker_host.app()) as base_url:
-        attacker_host.base_url = base_url
-        injected = {
-            "jku": attacker_host.url,
-            "x5u": f"{base_url}/cert.pem",
-            "jwk": public_jwk(attacker, "rsa-1", alg="RS256"),
-            "x5c": ["MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA"],
-        }
-        forged = sign(claims(), attacker, **injected)
-        assert await code(verifier, forged) == "invalid_signature"
-        genuine = sign(claims(), RSA, **injected)
-        assert (await verifier.verify(genuine)).subject == SECRET_SUB
-    assert attacker_host.hits == 0
+    elsewhere.reset({"keys": [public_jwk(attacker, "rsa-1", alg="RS256")]})
+    injected = {
+        "jku": elsewhere.url,
+        "x5u": f"{elsewhere.base_url}/cert.pem",
+        "jwk": public_jwk(attacker, "rsa-1", alg="RS256"),
+        "x5c": ["MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA"],
+    }
+    forged = sign(claims(), attacker, **injected)
+    assert await code(verifier, forged) == "invalid_signature"
+    genuine = sign(claims(), RSA, **injected)
+    assert (await verifier.verify(genuine)).subject == SECRET_SUB
+    assert elsewhere.hits == 0
 
 
 @pytest.mark.parametrize("crit", [["x"], ["exp"], [], "x", None, {"b64": False}])

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
@@ -178,3 +179,19 @@ def served_jwks_host() -> Iterator[JWKSHost]:
     with serve_asgi(host.app()) as base_url:
         host.base_url = base_url
         yield host
+
+
+class InMemoryHosts(httpx.AsyncBaseTransport):
+    """An httpx transport reaching each ``JWKSHost`` by the host name of its ``base_url``, in
+    process (no socket); a request to any other host fails as a refused connection."""
+
+    def __init__(self, *hosts: JWKSHost) -> None:
+        self._apps = {
+            httpx.URL(host.base_url).host: httpx.ASGITransport(app=host.app()) for host in hosts
+        }
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        app = self._apps.get(request.url.host)
+        if app is None:
+            raise httpx.ConnectError(f"no host {request.url.host} here", request=request)
+        return await app.handle_async_request(request)
