@@ -6,16 +6,16 @@ tool bodies served by five server processes: plain FastMCP 4 without auth; FastM
 keycardai-mcp-fastmcp 0.9.0 on fastmcp 2.12 (its own venv). A stand-in zone on loopback
 (bench/_zone.py) serves metadata, the JWKS and token exchange with an added delay.
 
-    python bench/warm.py [--quick] [--rounds 3] [--window 3] [--stateless] [--at REV]
+    python bench/warm.py [--quick] [--rounds 6] [--window 1.5] [--stateless] [--at REV]
 
 Scenario A: tool ``one`` granted 1 resource, zone +0 ms. Scenario B: tool ``three`` granted 3
 resources, zone +20 ms per token request. 16 callers, each its own keep-alive connection, alice
 and bob alternating per call; rounds rotate the order of the servers. Printed per server:
 calls/s, p50/p99 latency, server CPU ms per call (utime+stime from /proc before and after the
 measured window), token requests per call (counted by the zone), ratios against plain FastMCP
-(median of the per-round ratios). Then the cold path: the first contact with a just-started
-server against a later contact with a never-seen token, and a never-seen token's 3-resource call
-against one direct zone round trip.
+(median and range of the per-round ratios: on a shared machine, trust the CPU ratio first).
+Then the cold path: the first contact with a just-started server against a later contact with a
+never-seen token, and a never-seen token's 3-resource call against one direct zone round trip.
 """
 
 from __future__ import annotations
@@ -409,6 +409,12 @@ async def start(
     return None
 
 
+def spread(ratios: list[float]) -> str:
+    """``median [min-max]`` of per-round ratios, 20 characters wide."""
+    text = f"{statistics.median(ratios):.2f}x [{min(ratios):.2f}-{max(ratios):.2f}]"
+    return f"{text:>20}"
+
+
 def percentile(samples: list[float], fraction: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
@@ -425,7 +431,7 @@ def report(
     plain = results.get("plain")
     head = (
         f"{'server':<44}{'calls/s':>8}{'p50 ms':>8}{'p99 ms':>8}{'cpu ms/call':>12}"
-        f"{'tok req/call':>13}{'x plain calls/s':>16}{'x plain cpu':>12}"
+        f"{'tok req/call':>13}{'x plain calls/s':>20}{'x plain cpu':>20}"
     )
     for scenario in SCENARIOS:
         print(f"\n{scenario.title}")
@@ -446,12 +452,9 @@ def report(
                 f"{statistics.mean(w.token_requests_per_call for w in runs):>13.2f}"
             )
             if isinstance(plain, dict):
-                base = plain[scenario.name]
-                rate = statistics.median(w.rate / p.rate for w, p in zip(runs, base, strict=True))
-                cpu = statistics.median(
-                    w.cpu_per_call / p.cpu_per_call for w, p in zip(runs, base, strict=True)
-                )
-                line += f"{rate:>15.2f}x{cpu:>11.2f}x"
+                pairs = list(zip(runs, plain[scenario.name], strict=True))
+                line += spread([w.rate / p.rate for w, p in pairs])
+                line += spread([w.cpu_per_call / p.cpu_per_call for w, p in pairs])
             print(line)
         driver = [
             w.driver_cpu / w.calls * 1000
@@ -473,12 +476,11 @@ def report(
     library, launcher = results.get("library"), results.get("launcher")
     if isinstance(library, dict) and isinstance(launcher, dict):
         for scenario in SCENARIOS:
-            pairs = zip(launcher[scenario.name], library[scenario.name], strict=True)
-            ratios = [(a.rate / b.rate, a.cpu_per_call / b.cpu_per_call) for a, b in pairs]
+            pairs = list(zip(launcher[scenario.name], library[scenario.name], strict=True))
             print(
-                f"launcher / library, scenario {scenario.name}: calls/s "
-                f"{statistics.median(r for r, _ in ratios):.3f}x, cpu per call "
-                f"{statistics.median(c for _, c in ratios):.3f}x"
+                f"launcher / library, scenario {scenario.name}: calls/s"
+                f"{spread([a.rate / b.rate for a, b in pairs])}, cpu per call"
+                f"{spread([a.cpu_per_call / b.cpu_per_call for a, b in pairs])}"
             )
 
     trip = statistics.median(zone_trip)
@@ -645,7 +647,7 @@ async def run(args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one short round (about 30 s)")
-    parser.add_argument("--rounds", type=int, help="rounds, order rotated (default 3; quick 1)")
+    parser.add_argument("--rounds", type=int, help="rounds, order rotated (default 6; quick 1)")
     parser.add_argument("--window", type=float, help="seconds measured per server and scenario")
     parser.add_argument("--warmup", type=float, help="seconds of unmeasured load before each")
     parser.add_argument("--starts", type=int, help="server starts per server (first contacts)")
@@ -661,7 +663,7 @@ def main() -> None:
     parser.add_argument("--venv", type=Path, default=ROOT / "bench" / ".venv-original")
     args = parser.parse_args()
     quick = {"rounds": 1, "window": 1.0, "warmup": 0.3, "starts": 1, "cold_contacts": 3}
-    full = {"rounds": 3, "window": 3.0, "warmup": 0.5, "starts": 2, "cold_contacts": 5}
+    full = {"rounds": 6, "window": 1.5, "warmup": 0.3, "starts": 2, "cold_contacts": 5}
     for name, value in (quick if args.quick else full).items():
         if getattr(args, name) is None:
             setattr(args, name, value)

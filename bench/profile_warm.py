@@ -1,0 +1,202 @@
+"""Where a keycard-serve server spends its CPU: py-spy samples under bench/warm.py's load.
+
+    pip install py-spy   # once; any environment on PATH, or pass --py-spy
+    python bench/profile_warm.py [--server library] [--mode warm] [--seconds 8] [--at REV]
+
+Starts the stand-in zone and one server of bench/warm.py (``library`` or ``launcher``), then:
+
+- ``warm``: 16 callers, two users alternating, call ``--tool`` (``one``: scenario A, ``three``:
+  scenario B) while py-spy samples the server for ``--seconds``;
+- ``cold``: 16 callers, each call a new connection, a new user's token never seen before,
+  initialize and ``three`` (zone +0 ms, so the CPU of verification and exchange shows);
+- ``first``: py-spy attached to a just-started server while the first contact happens.
+
+Prints the share of samples (on-CPU only) by function, inclusive and self, and by package
+(self), then keeps the raw collapsed stacks (``--raw FILE``) for a flame graph.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+
+import warm
+from _harness import NotRun
+
+__all__: list[str] = []
+
+_FRAME = re.compile(r"^(?P<function>.*) \((?P<path>[^()]*?)(?::(?P<line>\d+))?\)$")
+
+
+def frame_key(frame: str) -> tuple[str, str]:
+    """(``module/file.py:function``, package) of one collapsed-stack frame."""
+    match = _FRAME.match(frame)
+    if match is None:
+        return frame, frame
+    function, path = match["function"], match["path"]
+    parts = Path(path).parts
+    if "site-packages" in parts:
+        tail = parts[parts.index("site-packages") + 1 :]
+    elif "src" in parts and "keycard_serve" in parts:
+        tail = parts[parts.index("keycard_serve") :]
+    elif "lib" in parts and any(part.startswith("python3") for part in parts):
+        tail = ("stdlib", *parts[-1:])
+    else:
+        tail = parts[-2:]
+    package = tail[0] if tail else path
+    return f"{'/'.join(tail)}:{function}", package
+
+
+def summarize(raw: Path, top: int) -> None:
+    inclusive: Counter[str] = Counter()
+    own: Counter[str] = Counter()
+    packages: Counter[str] = Counter()
+    total = 0
+    for line in raw.read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        frames = [frame_key(frame) for frame in stack.split(";")[1:]]  # [0] is the thread
+        if not frames:
+            continue
+        total += count
+        for key in {key for key, _ in frames}:
+            inclusive[key] += count
+        own[frames[-1][0]] += count
+        packages[frames[-1][1]] += count
+    if not total:
+        raise SystemExit(f"py-spy recorded no sample in {raw}")
+    print(f"{total} samples on CPU")
+    for title, counter in (
+        ("inclusive (the function and what it calls)", inclusive),
+        ("self (the function's own code)", own),
+        ("self, by package", packages),
+    ):
+        print(f"\ntop {top} by {title}:")
+        for key, count in counter.most_common(top):
+            print(f"  {count / total * 100:5.1f}%  {key}")
+
+
+def record(py_spy: str, pid: int, seconds: float, raw: Path, rate: int) -> subprocess.Popen:
+    return subprocess.Popen(
+        [
+            py_spy,
+            "record",
+            "--pid",
+            str(pid),
+            "--duration",
+            str(max(1, round(seconds))),
+            "--rate",
+            str(rate),
+            "--format",
+            "raw",
+            "--nonblocking",
+            "--output",
+            str(raw),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+async def cold_load(server: warm.Server, zone: warm.Zone, seconds: float, callers: int) -> int:
+    deadline = time.monotonic() + seconds
+    done = 0
+
+    async def loop() -> None:
+        nonlocal done
+        while time.monotonic() < deadline:
+            token = zone.token(f"new-{uuid.uuid4().hex[:10]}", server.base_url)
+            await server.contact(token, stateless=False)
+            done += 1
+
+    await asyncio.gather(*(loop() for _ in range(callers)))
+    return done
+
+
+async def run(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory(prefix="bench-profile-") as folder:
+        tmp = Path(folder)
+        args.pythonpath = warm.prepare_source(args.at, tmp) if args.at else None
+        args.stateless, args.log_level, args.callers = False, "warning", 16
+        args.window, args.warmup, args.cold_contacts = args.seconds, 0.5, 0
+        zone = warm.Zone(tmp / "zone.log")
+        if args.server == "library":
+            subject = warm.script_subject(
+                "library", "keycard-serve library", sys.executable, zone, args
+            )
+        else:
+            subject = warm.launcher_subject("keycard-serve run", zone, args)
+        server = warm.Server(subject, tmp, args)
+        raw = args.raw or tmp / "profile.txt"
+        try:
+            await server.ready()
+            if args.mode == "first":
+                spy = record(args.py_spy, server.process.pid, args.seconds, raw, args.rate)
+                await asyncio.sleep(1.0)  # py-spy attached
+                await zone.set_delay(warm.COLD_DELAY)
+                token = zone.token(f"first-{uuid.uuid4().hex[:8]}", server.base_url)
+                contact, call = await server.contact(token, stateless=False)
+                print(f"first contact {contact * 1000:.1f} ms (tools/call {call * 1000:.1f} ms)")
+            elif args.mode == "cold":
+                await zone.set_delay(0.0)
+                await cold_load(server, zone, 1.0, 16)  # imports and discovery done
+                spy = record(args.py_spy, server.process.pid, args.seconds, raw, args.rate)
+                calls = await cold_load(server, zone, args.seconds, 16)
+                print(f"{calls} never-seen-token contacts in {args.seconds:.0f} s")
+            else:
+                scenario = next(s for s in warm.SCENARIOS if s.tool == args.tool)
+                await zone.set_delay(scenario.delay)
+                await server.open_callers(zone, args.callers, stateless=False)
+                await warm.drive(server, zone, scenario, argparse.Namespace(warmup=0.5, window=1))
+                spy = record(args.py_spy, server.process.pid, args.seconds, raw, args.rate)
+                window = await warm.drive(server, zone, scenario, args)
+                print(
+                    f"{scenario.title}: {window.rate:.0f} calls/s, "
+                    f"{window.cpu_per_call * 1000:.2f} ms server CPU per call (while sampled)"
+                )
+            _, errors = spy.communicate(timeout=args.seconds + 30)
+            if spy.returncode != 0:
+                raise NotRun(f"py-spy failed: {errors.decode()[-2000:]}")
+        finally:
+            server.close()
+            zone.close()
+        summarize(raw, args.top)
+        if args.raw:
+            print(f"\nraw collapsed stacks: {args.raw}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--server", choices=["library", "launcher"], default="library")
+    parser.add_argument("--mode", choices=["warm", "cold", "first"], default="warm")
+    parser.add_argument("--tool", choices=["one", "three"], default="one", help="warm mode")
+    parser.add_argument("--seconds", type=float, default=8.0, help="seconds sampled")
+    parser.add_argument("--rate", type=int, default=200, help="samples per second")
+    parser.add_argument("--top", type=int, default=25, help="rows per table")
+    parser.add_argument("--raw", type=Path, help="keep py-spy's collapsed stacks here")
+    parser.add_argument("--at", help="profile src/ as committed at this git revision")
+    parser.add_argument("--py-spy", default=shutil.which("py-spy"), help="the py-spy binary")
+    args = parser.parse_args()
+    if not args.py_spy:
+        parser.error("py-spy not found: `pip install py-spy`, or pass --py-spy PATH")
+    cpus = sorted(os.sched_getaffinity(0))
+    args.server_cpus = {cpus[-1]} if len(cpus) >= 2 else None
+    if args.server_cpus:
+        os.sched_setaffinity(0, set(cpus[:-1]))
+    asyncio.run(run(args))
+
+
+if __name__ == "__main__":
+    main()
