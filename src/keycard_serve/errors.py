@@ -102,14 +102,21 @@ class TokenExchangeError(KeycardServeError):
         self.retryable = retryable
 
     def as_dict(self) -> dict[str, Any]:
-        """The plain error dict stored in an ``AccessContext``."""
+        """The plain error dict stored in an ``AccessContext`` for ``resource``.
+
+        Keys: ``error`` and ``message`` (the same human message; ``error`` is 0.9.0's key),
+        ``code``, ``resource``, ``retryable``; and, only when known, ``oauth_error`` (RFC 6749
+        section 5.2 ``error``), ``description`` (its ``error_description``) and ``status``
+        (the HTTP status of the token endpoint's answer).
+        """
         details: dict[str, Any] = {
+            "error": self.message,
             "message": self.message,
             "code": self.code,
             "resource": self.resource,
         }
         if self.error:
-            details["error"] = self.error
+            details["oauth_error"] = self.error
         if self.description:
             details["description"] = self.description
         if self.status is not None:

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 from ._exchange import ExchangedToken
 from ._grant import Grant, access_override
 from .access_context import AccessContext
+from .errors import TokenExchangeError
 
 __all__ = ["mock_access_context"]
 
@@ -24,32 +26,33 @@ def mock_access_context(
     has_errors: bool = False,
     error_message: str = "Mock authentication error",
 ) -> Iterator[None]:
-    """Make granted tools see fixed tokens, or a failure.
+    """Make granted tools see fixed tokens, or a failure (the seed package's arguments).
 
-    - default: every granted resource gets ``access_token``;
-    - ``resource_tokens``: those resources get their token; any other granted resource
-      fails with ``resource_not_granted``;
-    - ``has_errors=True``: a global error carrying ``error_message``.
+    - default: ``access(resource)`` returns ``access_token`` for any resource, granted or not;
+    - ``resource_tokens``: those resources get their token; any other granted resource fails
+      with the resource error ``"Resource not granted: <resource>"`` (code
+      ``resource_not_granted``), so ``has_errors()`` is true;
+    - ``has_errors=True``: a global error whose ``error`` (and ``message``) is
+      ``error_message``.
     """
     tokens = dict(resource_tokens or {})
 
     def build(grants: Sequence[Grant]) -> AccessContext:
         if has_errors:
             return AccessContext.failed(error_message, code="mock_error")
+        if resource_tokens is None:
+            return _AnyResource(access_token, grants)
         issued: dict[str, ExchangedToken] = {}
-        errors: dict[str, dict[str, str]] = {}
+        errors: dict[str, dict[str, Any]] = {}
         for grant in grants:
-            token = tokens.get(grant.resource) if resource_tokens is not None else access_token
-            if token is None:
-                errors[grant.resource] = {
-                    "message": f"Resource not granted by mock_access_context: {grant.resource}",
-                    "code": "resource_not_granted",
-                    "resource": grant.resource,
-                }
+            if grant.resource in tokens:
+                issued[grant.resource] = _token(tokens[grant.resource], grant)
             else:
-                issued[grant.resource] = ExchangedToken(
-                    access_token=token, resource=grant.resource, scope=grant.scopes
-                )
+                errors[grant.resource] = TokenExchangeError(
+                    f"Resource not granted: {grant.resource}",
+                    resource=grant.resource,
+                    code="resource_not_granted",
+                ).as_dict()
         return AccessContext(issued, resource_errors=errors)
 
     reset = access_override.set(build)
@@ -57,3 +60,22 @@ def mock_access_context(
         yield
     finally:
         access_override.reset(reset)
+
+
+class _AnyResource(AccessContext):
+    """The default mock: a token for the granted resources, and for any other one asked."""
+
+    def __init__(self, access_token: str, grants: Sequence[Grant]) -> None:
+        super().__init__({grant.resource: _token(access_token, grant) for grant in grants})
+        self._default = access_token
+
+    def access(self, resource: str) -> ExchangedToken:
+        if self.has_error() or self.has_resource_error(resource):
+            return super().access(resource)
+        if resource not in self.get_successful_resources():
+            return ExchangedToken(access_token=self._default, resource=resource)
+        return super().access(resource)
+
+
+def _token(access_token: str, grant: Grant) -> ExchangedToken:
+    return ExchangedToken(access_token=access_token, resource=grant.resource, scope=grant.scopes)

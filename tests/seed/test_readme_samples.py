@@ -117,6 +117,9 @@ def multi_resource_server(auth_provider: AuthProvider) -> FastMCP:
     [
         ({"resource_tokens": {API: "a", OTHER: "b"}}, "All resources accessed successfully: a b"),
         ({"resource_tokens": {API: "a"}}, "Partial success: 1 succeeded, 1 failed"),
+        # Every resource failed, no global error: 0.9.0 says partial_error, never "Global
+        # error: None".
+        ({"resource_tokens": {}}, "Partial success: 0 succeeded, 2 failed"),
         ({"has_errors": True, "error_message": "zone down"}, "Global error: "),
     ],
 )
@@ -125,6 +128,7 @@ async def test_multiple_resources_sample(auth_provider, tool, mock, expected):
         async with Client(multi_resource_server(auth_provider)) as client:
             result = await client.call_tool(tool, {})
     assert result.data.startswith(expected)
+    assert "Global error: None" not in result.data
     if "has_errors" in mock:
         assert "zone down" in result.data
 
@@ -148,9 +152,16 @@ def test_error_handling_methods_on_a_partial_failure():
     assert raised.value.code == "resource_error"
 
 
-def test_a_single_failed_resource_is_an_error_not_a_partial_error():
-    access_context = AccessContext(resource_errors={API: {"message": "no", "resource": API}})
-    assert access_context.get_status() == "error"
+def test_a_single_failed_resource_is_a_partial_error_as_in_0_9_0():
+    access_context = AccessContext(resource_errors={API: {"error": "no", "resource": API}})
+    assert access_context.get_status() == "partial_error"
+    assert access_context.get_error() is None
+
+
+def test_a_global_error_reads_as_0_9_0_code_reads_it():
+    with pytest.raises(ResourceAccessError, match="zone down"):
+        AccessContext.failed("zone down", code="no_token").access(API)
+    assert AccessContext.failed("zone down", code="no_token").get_error()["error"] == "zone down"
 
 
 def test_access_to_a_resource_that_was_never_granted_names_the_granted_ones():
