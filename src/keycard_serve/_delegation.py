@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from ._exchange import ExchangedToken, TokenExchanger
 from ._exchange_cache import ExchangeCache, cache_key
@@ -27,27 +28,47 @@ logger = logging.getLogger("keycard_serve._delegation")
 class Delegator:
     """Exchanges one caller token for many resources, through the cache."""
 
-    def __init__(self, exchanger: TokenExchanger, cache: ExchangeCache) -> None:
+    def __init__(
+        self,
+        exchanger: TokenExchanger,
+        cache: ExchangeCache,
+        *,
+        leeway: float = 30.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """``leeway``: seconds a caller token is still honoured after its ``exp``, the same
+        allowance the verifier gives (RFC 7519 section 4.1.4), so a token accepted at the door
+        is not then refused here. ``clock`` returns epoch seconds."""
         self._exchanger = exchanger
         self._cache = cache
+        self._leeway = leeway
+        self._clock = clock
 
     async def access_for(
         self, subject_token: str | None, expires_at: float | None, grants: Sequence[Grant]
     ) -> AccessContext:
+        """Exchange ``subject_token`` for every grant, concurrently; never raises for a failed
+        exchange.
+
+        ``expires_at`` is the caller token's ``exp`` (epoch seconds) or None. Without a token
+        the context has the global error ``no_token``; with one past ``exp`` + leeway,
+        ``token_expired``; otherwise each resource has a token or an error dict
+        (``TokenExchangeError.as_dict``; ``internal_error`` for an unexpected exception).
+        """
         if not subject_token:
             return AccessContext.failed(
                 "No authenticated caller token: the request did not pass through Keycard "
                 "authentication (in-memory clients and stdio carry none)",
                 code="no_token",
             )
-        if expires_at is not None and expires_at <= time.time():
+        if expires_at is not None and expires_at + self._leeway <= self._clock():
             return AccessContext.failed("The caller's token has expired", code="token_expired")
         results = await asyncio.gather(
             *(self._one(subject_token, expires_at, grant) for grant in grants),
             return_exceptions=True,
         )
         tokens: dict[str, ExchangedToken] = {}
-        errors: dict[str, dict] = {}
+        errors: dict[str, dict[str, Any]] = {}
         for grant, result in zip(grants, results, strict=True):
             if isinstance(result, ExchangedToken):
                 tokens[grant.resource] = result
@@ -66,17 +87,19 @@ class Delegator:
                     type(result).__name__,
                     exc_info=result,
                 )
-                errors[grant.resource] = {
-                    "message": f"Token exchange for {grant.resource} failed unexpectedly",
-                    "code": "internal_error",
-                    "resource": grant.resource,
-                    "retryable": False,
-                }
+                unexpected = TokenExchangeError(
+                    f"Token exchange for {grant.resource} failed unexpectedly",
+                    resource=grant.resource,
+                    code="internal_error",
+                )
+                errors[grant.resource] = unexpected.as_dict()
             else:  # BaseException (cancellation): not ours to swallow
                 raise result
         return AccessContext(tokens, resource_errors=errors)
 
-    async def _one(self, subject_token: str, expires_at: float | None, grant: Grant):
+    async def _one(
+        self, subject_token: str, expires_at: float | None, grant: Grant
+    ) -> ExchangedToken:
         key = cache_key(subject_token, grant.resource, grant.scopes, self._exchanger.client_id)
         return await self._cache.get_or_exchange(
             key,

@@ -68,7 +68,12 @@ def build_exchange_form(
 
 
 class TokenExchanger:
-    """Sends token-exchange requests to the zone's token endpoint."""
+    """Sends token-exchange requests to the zone's token endpoint.
+
+    ``metadata`` returns the zone's validated metadata (discovery); ``client_factory`` the
+    pooled ``httpx.AsyncClient``; ``deadline`` bounds each exchange, retries included, in
+    seconds; ``clock`` (epoch seconds) stamps ``ExchangedToken.expires_at``.
+    """
 
     def __init__(
         self,
@@ -79,8 +84,10 @@ class TokenExchanger:
         deadline: float = 10.0,
         retries: int = 1,
         breaker: CircuitBreaker | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._metadata = metadata
+        self._clock = clock
         self._breaker = breaker or CircuitBreaker()
         self._credential = credential
         self._client_factory = client_factory
@@ -89,12 +96,30 @@ class TokenExchanger:
 
     @property
     def client_id(self) -> str | None:
+        """Our client id at the zone (part of the exchange cache key), or None."""
         return self._credential.client_id if self._credential else None
 
     async def exchange(
         self, subject_token: str, resource: str, scopes: Sequence[str] = ()
     ) -> ExchangedToken:
-        """Exchange ``subject_token`` for a token whose audience is ``resource``."""
+        """Exchange ``subject_token`` for a token whose audience is ``resource`` (RFC 8693).
+
+        Raises ``TokenExchangeError`` (never a token or secret in it) whose ``code`` is:
+
+        - the zone's OAuth error (``invalid_target``, ``invalid_scope``, ``invalid_grant``,
+          ``invalid_client``, ``unauthorized_client``...; RFC 6749 section 5.2, RFC 8693
+          section 2.2.2), also in ``error``; or ``http_error`` for an error status without one;
+        - ``invalid_response``: a 200 that RFC 8693 section 2.2.1 does not allow (no
+          ``access_token``, not ``Bearer``, not an access token, the caller's own token);
+        - ``timeout``, ``network``: no answer within ``deadline`` or no connection
+          (``retryable``); ``redirect``, ``too_large``: refused answers;
+        - ``discovery_failed``: the zone's metadata is unavailable (``retryable``);
+        - ``zone_unavailable``: the circuit breaker is open, nothing was sent (``retryable``).
+
+        5xx, 429 with a ``Retry-After`` up to 5 s, timeouts and network errors are retried
+        ``retries`` times within the deadline; ``retryable`` says whether a later call may
+        succeed.
+        """
         wait = self._breaker.retry_in()
         if wait:
             raise TokenExchangeError(
@@ -153,7 +178,9 @@ class TokenExchanger:
                 attempt += 1
                 await asyncio.sleep(delay)
                 continue
-            return parse_exchange_response(result, resource, scopes, subject_token)
+            return parse_exchange_response(
+                result, resource, scopes, subject_token, now=self._clock()
+            )
 
     async def _send(
         self,
@@ -179,9 +206,18 @@ class TokenExchanger:
 
 
 def parse_exchange_response(
-    result: JSONResult, resource: str, scopes: Sequence[str], subject_token: str
+    result: JSONResult,
+    resource: str,
+    scopes: Sequence[str],
+    subject_token: str,
+    *,
+    now: float,
 ) -> ExchangedToken:
-    """Apply RFC 8693 section 2.2 to a response; raise ``TokenExchangeError`` on any flaw."""
+    """Apply RFC 8693 section 2.2 to a response; raise ``TokenExchangeError`` on any flaw.
+
+    Pure: ``now`` (epoch seconds) is when the response arrived, for ``expires_at``;
+    ``expires_in`` is clamped to 24 h, and a missing or non-positive one leaves both None.
+    """
     body = result.body
     if result.status != 200:
         raise _error_response(result, resource, subject_token)
@@ -213,7 +249,7 @@ def parse_exchange_response(
         resource=resource,
         token_type="Bearer",
         expires_in=expires_in,
-        expires_at=time.time() + expires_in if expires_in is not None else None,
+        expires_at=now + expires_in if expires_in is not None else None,
         scope=granted,
         issued_token_type=issued,
     )

@@ -1,4 +1,4 @@
-"""Exchanged tokens, reused until shortly before they expire.
+"""Exchanged tokens, reused until shortly before they expire; refusals, remembered briefly.
 
 Entries are keyed by a hash of the caller's token (never the token itself), the resource,
 the requested scopes and our client id, so two users can never share an entry. Concurrent
@@ -15,39 +15,58 @@ from dataclasses import dataclass
 
 from ._exchange import ExchangedToken
 from ._singleflight import SingleFlight
+from .errors import TokenExchangeError
 
-__all__ = ["ExchangeCache", "cache_key"]
+__all__ = ["CacheKey", "ExchangeCache", "cache_key"]
+
+CacheKey = tuple[str, str, tuple[str, ...], str]
 
 
 @dataclass(frozen=True)
 class _Entry:
-    token: ExchangedToken
-    valid_until: float
+    valid_until: float  # epoch seconds
+    token: ExchangedToken | None = None
+    refusal: TokenExchangeError | None = None
 
 
 def cache_key(
     subject_token: str, resource: str, scopes: Sequence[str], client_id: str | None
-) -> tuple[str, str, tuple[str, ...], str]:
+) -> CacheKey:
+    """(sha256 of the caller's token, resource, sorted scopes, client id): one per exchange."""
     digest = hashlib.sha256(subject_token.encode()).hexdigest()
     return (digest, resource, tuple(sorted(scopes)), client_id or "")
 
 
 class ExchangeCache:
-    """Bounded, expiring, single-flight store of exchanged tokens."""
+    """Bounded, expiring, single-flight store of exchange results.
+
+    - A token is reused until ``min(skew, lifetime / 2)`` seconds before the earlier of its own
+      expiry and the caller token's: a cached token always has at least half its lifetime, or
+      ``skew`` seconds, left when a tool gets it, so a 30 s token is reused for 15 s instead of
+      never, and a long-lived one keeps the full ``skew`` margin for clock drift and slow tools.
+    - A refusal that trying again cannot change (``TokenExchangeError.retryable`` false:
+      ``invalid_target``, ``invalid_scope``, ``invalid_client``...) is remembered for
+      ``refusal_ttl`` seconds, never past the caller token's expiry, and raised again without
+      a request. Retryable failures (timeouts, 5xx, network) are never remembered.
+    - A token without a stated lifetime is not cached.
+    """
 
     def __init__(
         self,
         *,
         max_entries: int = 4096,
         skew: float = 30.0,
+        refusal_ttl: float = 5.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        if max_entries < 1 or skew < 0:
-            raise ValueError("max_entries must be >= 1 and skew >= 0")
+        """``skew`` and ``refusal_ttl`` in seconds; ``clock`` returns epoch seconds."""
+        if max_entries < 1 or skew < 0 or refusal_ttl < 0:
+            raise ValueError("max_entries must be >= 1, skew and refusal_ttl >= 0")
         self._max_entries = max_entries
         self._skew = skew
+        self._refusal_ttl = refusal_ttl
         self._clock = clock
-        self._entries: OrderedDict[tuple, _Entry] = OrderedDict()
+        self._entries: OrderedDict[CacheKey, _Entry] = OrderedDict()
         self._exchanging: SingleFlight[ExchangedToken] = SingleFlight()
 
     def __len__(self) -> int:
@@ -55,42 +74,75 @@ class ExchangeCache:
 
     async def get_or_exchange(
         self,
-        key: tuple,
+        key: CacheKey,
         exchange: Callable[[], Awaitable[ExchangedToken]],
         *,
         not_after: float | None,
     ) -> ExchangedToken:
         """A cached token for ``key``, or the result of ``exchange()`` shared by all waiters.
 
-        ``not_after`` is the caller token's own expiry: a delegated token is never reused past
-        it, whatever the downstream token's lifetime.
+        ``not_after`` is the caller token's own expiry (epoch seconds): nothing is reused past
+        it, whatever the downstream token's lifetime. Raises the ``TokenExchangeError`` of
+        ``exchange()``, or of a remembered refusal (a new exception object each time).
         """
         entry = self._entries.get(key)
         if entry is not None:
             if self._clock() < entry.valid_until:
                 self._entries.move_to_end(key)
+                if entry.refusal is not None:
+                    raise _again(entry.refusal)
+                assert entry.token is not None
                 return entry.token
             del self._entries[key]
         return await self._exchanging.run(key, lambda: self._run(key, exchange, not_after))
 
     async def _run(
         self,
-        key: tuple,
+        key: CacheKey,
         exchange: Callable[[], Awaitable[ExchangedToken]],
         not_after: float | None,
     ) -> ExchangedToken:
-        token = await exchange()
+        try:
+            token = await exchange()
+        except TokenExchangeError as exc:
+            if not exc.retryable and self._refusal_ttl > 0:
+                self._store(key, _Entry(self._until(self._refusal_ttl, not_after), refusal=exc))
+            raise
         valid_until = self._valid_until(token, not_after)
         if valid_until is not None:
-            self._entries[key] = _Entry(token, valid_until)
-            self._entries.move_to_end(key)
-            while len(self._entries) > self._max_entries:
-                self._entries.popitem(last=False)
+            self._store(key, _Entry(valid_until, token=token))
         return token
+
+    def _store(self, key: CacheKey, entry: _Entry) -> None:
+        if entry.valid_until <= self._clock():
+            return
+        self._entries[key] = entry
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._max_entries:
+            self._entries.popitem(last=False)
+
+    def _until(self, ttl: float, not_after: float | None) -> float:
+        until = self._clock() + ttl
+        return until if not_after is None else min(until, not_after)
 
     def _valid_until(self, token: ExchangedToken, not_after: float | None) -> float | None:
         if token.expires_at is None:
             return None  # no stated lifetime: do not guess, exchange again next time
+        lifetime = token.expires_in or token.expires_at - self._clock()
+        skew = min(self._skew, lifetime / 2)
         limit = token.expires_at if not_after is None else min(token.expires_at, not_after)
-        valid_until = limit - self._skew
-        return valid_until if valid_until > self._clock() else None
+        return limit - skew
+
+
+def _again(refusal: TokenExchangeError) -> TokenExchangeError:
+    """The remembered refusal as a new exception (one object raised in many tasks would
+    collect every task's traceback)."""
+    return TokenExchangeError(
+        refusal.message,
+        resource=refusal.resource,
+        code=refusal.code,
+        error=refusal.error,
+        description=refusal.description,
+        status=refusal.status,
+        retryable=refusal.retryable,
+    )
