@@ -1,7 +1,34 @@
-"""keycard-serve: Keycard OAuth protection and per-tool delegated access for FastMCP."""
+"""keycard-serve: Keycard OAuth protection and per-tool delegated access for FastMCP.
 
+Map of the package (one concept per module; data flows config -> provider -> adapter -> server):
+
+    config/            read and validate a YAML file (loader, models, findings), then import
+                       its tools; plan and online checks are views of a loaded config
+    provider           AuthProvider: one zone, one MCP server; builds everything below
+      _urls            the one canonical spelling of every URL (base, resource, well-known)
+      _discovery       RFC 8414 metadata of the zone, cached, retried
+      _jwks, _verifier inbound JWT access tokens (RFC 9068), keys from the zone's JWKS
+      _fastmcp_auth    KeycardAuth: the FastMCP adapter (401/403/503, RFC 9728 metadata)
+      _grant           Grant, and the grant decorator: tokens in ctx.get_state("keycardai")
+      _delegation      one caller token -> an AccessContext, all resources concurrently
+      _exchange_cache  exchanged tokens reused until near expiry; refusals remembered briefly
+      _exchange        RFC 8693 request and response (ExchangedToken); _circuit breaks outages
+      credentials      how the server authenticates to the zone (ClientSecret, PrivateKeyJWT)
+      access_context   what a granted tool reads: tokens and error dicts, by resource
+    _http              one pooled httpx client per loop, byte caps, deadlines
+    _protocol, _algorithms, _singleflight   shared identifiers, JWS table, one-flight calls
+    launcher/          assemble the app of a config, serve it, reload it; devzone/ an embedded
+                       authorization server for `keycard-serve dev`; doctor/ replays clients
+    cli/               the keycard-serve command
+    testing            mock_access_context for users' own tests
+    errors             the one error tree
+"""
+
+from ._discovery import AuthorizationServerMetadata
 from ._exchange import ExchangedToken
+from ._fastmcp_auth import KeycardAuth
 from ._grant import Grant
+from ._verifier import VerifiedToken
 from ._version import __version__
 from .access_context import AccessContext
 from .credentials import ApplicationCredential, ClientSecret, PrivateKeyJWT
@@ -21,17 +48,20 @@ __all__ = [
     "AccessContext",
     "ApplicationCredential",
     "AuthProvider",
+    "AuthorizationServerMetadata",
     "ClientSecret",
     "ConfigurationError",
     "DiscoveryError",
     "ExchangedToken",
     "Grant",
     "JWKSError",
+    "KeycardAuth",
     "KeycardServeError",
     "MissingContextError",
     "PrivateKeyJWT",
     "ResourceAccessError",
     "TokenError",
     "TokenExchangeError",
+    "VerifiedToken",
     "__version__",
 ]

@@ -15,6 +15,9 @@ __all__ = ["CircuitBreaker"]
 
 
 class CircuitBreaker:
+    """Counts consecutive transient failures; ``reset_after`` in seconds of ``clock``
+    (monotonic seconds by default)."""
+
     def __init__(
         self,
         *,
@@ -41,6 +44,7 @@ class CircuitBreaker:
         return remaining
 
     def record(self, *, healthy: bool) -> None:
+        """Record one outcome: ``healthy`` closes the breaker, a failure counts toward opening."""
         if healthy:
             self._failures, self._opened_at = 0, None
             return
