@@ -34,6 +34,11 @@ async def grants_seen(ctx: Context) -> list[str]:
 
 def version() -> int:
     return VERSION
+
+
+async def token_for_a(ctx: Context) -> str:
+    access = await ctx.get_state("keycardai")
+    return access.access("https://a.example/").access_token
 """
 
 CONFIG = """\
@@ -100,9 +105,11 @@ class Server:
         )
         return health["last_reload_error"]
 
-    def token(self) -> str:
+    def token(self, *scopes: str) -> str:
+        """A dev-zone token from ``keycard-serve token`` (every advertised scope by default)."""
+        chosen = [arg for scope in scopes for arg in ("--scope", scope)]
         return subprocess.run(
-            [sys.executable, "-m", "keycard_serve", "token", str(self.config)],
+            [sys.executable, "-m", "keycard_serve", "token", str(self.config), *chosen],
             cwd=ROOT,
             env={**os.environ, **self.env},
             capture_output=True,
@@ -280,6 +287,23 @@ async def test_required_scopes_change_on_the_dev_zone_is_enforced(reloading):
     assert 'scope="mcp:tools"' in response.headers["www-authenticate"]
     async with Client(reloading.launched.mcp_url, auth=reloading.token()) as client:
         assert (await client.call_tool("grants_seen", {})).data == [A]
+
+
+async def test_a_tool_scope_change_is_published_and_keeps_the_cached_tokens(reloading):
+    prm = reloading.launched.base_url + ".well-known/oauth-protected-resource/mcp"
+    with_token_tool = f"  - function: reload_tools:token_for_a\n    grants: [{A}]\n"
+    reloading.apply(reloading.text(extra=with_token_tool))
+    assert "scopes_supported" not in httpx.get(prm).json()
+    token = reloading.token("tokens:read")
+    async with Client(reloading.launched.mcp_url, auth=token) as client:
+        before = (await client.call_tool("token_for_a", {})).data
+    scoped = with_token_tool + "    scopes: [tokens:read]\n"
+    reloading.apply(reloading.text(extra=scoped))
+    assert httpx.get(prm).json()["scopes_supported"] == ["tokens:read"]
+    async with Client(reloading.launched.mcp_url, auth=token) as client:
+        after = (await client.call_tool("token_for_a", {})).data
+    # Same zone, same provider: the delegated token cached for this caller is still used.
+    assert after == before
 
 
 async def test_a_failing_module_is_reported_briefly_in_healthz(reloading):

@@ -135,12 +135,17 @@ class Reloader:
             loaded = _keep(loaded, current.loaded, zone=dev_toggled)
             new = loaded.config
         provider = current.provider
+        scopes = tuple(advertised_scopes(loaded))
         if (old.zone, old.credentials) != (new.zone, new.credentials):
+            # A new provider (its scopes given to its constructor) and its description.
             provider = self._new_provider(loaded)
-            self._auth.rebind(provider)
+            self._auth.rebind(provider, provider.protected_resource)
             _close_later(current.provider)
             notes.append("zone or credentials changed: discovery, keys and tokens flushed")
-        provider.scopes_supported = advertised_scopes(loaded)
+        elif scopes != self._auth.resource.scopes_supported:
+            # Same zone: the provider and its caches stay; only the published description
+            # (RFC 9728 scopes_supported) changes, handed over whole.
+            self._auth.rebind(provider, replace(self._auth.resource, scopes_supported=scopes))
         self._runtime.swap(Snapshot.of(loaded, provider))
         changes = self._registry.reconcile(loaded)
         if changes.tool_list_changed:
