@@ -1,4 +1,4 @@
-"""The ``keycard-serve`` command line (typer): run, dev, validate, plan, schema, token."""
+"""The ``keycard-serve`` command line (typer): run, dev, validate, plan, schema, token, doctor."""
 
 from __future__ import annotations
 

@@ -14,6 +14,9 @@ __all__ = ["health_endpoint"]
 
 
 def health_endpoint(status: ReloadStatus) -> Callable[[Request], Awaitable[JSONResponse]]:
+    """The ``/healthz`` handler: ``status``, the config's SHA-256, load time (ISO 8601, UTC),
+    reload count and the last reload error (already stripped of paths by the reloader)."""
+
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse(
             {

@@ -37,7 +37,11 @@ _OLD_PROVIDER_GRACE = 60.0  # seconds in-flight calls may still use a replaced p
 
 @dataclass
 class ReloadStatus:
-    """What ``/healthz`` reports about configuration loading."""
+    """What ``/healthz`` reports about configuration loading.
+
+    ``loaded_at`` and ``last_error_at`` are epoch seconds; ``last_error`` is a summary
+    without the config's directory (``/healthz`` needs no token).
+    """
 
     sha256: str
     loaded_at: float
@@ -47,7 +51,13 @@ class ReloadStatus:
 
 
 class Reloader:
-    """Reloads one config file into a running server."""
+    """Reloads one config file into a running server.
+
+    ``new_provider`` builds the provider of a config whose zone or credentials changed;
+    ``announce`` tells open sessions the tool list changed; ``request_restart(reason)``, if
+    given, stops the server to be started again in a new process (an adopted app's module
+    changed), else such a change is reported as needing a manual restart.
+    """
 
     def __init__(
         self,

@@ -6,9 +6,8 @@ never gives a call half of one configuration and half of another.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .._delegation import Grant
 from .._grant import Binding
@@ -20,28 +19,30 @@ __all__ = ["Runtime", "Snapshot"]
 
 @dataclass(frozen=True)
 class Snapshot:
-    """A loaded config, the provider built from it, and its tools by name."""
+    """A loaded config (tools imported), the provider built from it, and its tools by name."""
 
     loaded: LoadedConfig
     provider: AuthProvider
     tools: Mapping[str, ToolSpec]
-    loaded_at: float = field(default_factory=time.time)
 
     @classmethod
     def of(cls, loaded: LoadedConfig, provider: AuthProvider) -> Snapshot:
+        """The snapshot of ``loaded`` served with ``provider``."""
         return cls(loaded, provider, {tool.name: tool for tool in loaded.tools})
 
     def grants(self, tool: str) -> Sequence[Grant]:
+        """The resources ``tool`` gets delegated tokens for; empty for an unknown tool."""
         spec = self.tools.get(tool)
         return spec.grants if spec is not None else ()
 
     def scopes(self, tool: str) -> Sequence[str]:
+        """The inbound scopes a caller of ``tool`` needs beyond the zone's; empty if unknown."""
         spec = self.tools.get(tool)
         return spec.scopes if spec is not None else ()
 
 
 class Runtime:
-    """Holds the current snapshot."""
+    """Holds the current snapshot; ``current`` is read once per call, ``swap`` replaces it."""
 
     def __init__(self, snapshot: Snapshot) -> None:
         self.current = snapshot
@@ -52,7 +53,8 @@ class Runtime:
         return previous
 
     def binding(self, tool: str) -> Binding:
-        """The grant binding of ``tool``, following whatever snapshot is current."""
+        """The grant binding of ``tool``: at each call, the current provider's ``delegate`` and
+        the current grants, so a reload reaches the next call without re-registering."""
 
         def bind():
             snapshot = self.current

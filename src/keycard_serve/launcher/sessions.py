@@ -20,6 +20,8 @@ logger = logging.getLogger("keycard_serve.reload")
 
 
 class SessionTracker(Middleware):
+    """FastMCP middleware remembering open sessions (weakly) to announce tool-list changes."""
+
     def __init__(self) -> None:
         self._sessions: weakref.WeakSet[Any] = weakref.WeakSet()
 

@@ -24,15 +24,19 @@ __all__ = ["ToolChanges", "ToolRegistry"]
 
 @dataclass(frozen=True)
 class ToolChanges:
+    """Tool names a reconcile added, removed, or replaced (a new function or description)."""
+
     added: tuple[str, ...] = ()
     removed: tuple[str, ...] = ()
     replaced: tuple[str, ...] = ()
 
     @property
     def tool_list_changed(self) -> bool:
+        """Whether clients must be told (``notifications/tools/list_changed``)."""
         return bool(self.added or self.removed or self.replaced)
 
     def describe(self) -> str:
+        """One log line: ``tools added: a b, removed: c``."""
         parts = [("added", self.added), ("removed", self.removed), ("replaced", self.replaced)]
         return "tools " + ", ".join(f"{kind}: {' '.join(names)}" for kind, names in parts if names)
 
