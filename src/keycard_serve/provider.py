@@ -11,12 +11,12 @@ from typing import Any, TypeVar
 
 import jwt
 
-from ._delegation import Delegator, Grant, normalize_grants
+from ._delegation import Delegator
 from ._discovery import AuthorizationServerMetadata, ZoneDiscovery
 from ._exchange import TokenExchanger
 from ._exchange_cache import ExchangeCache
 from ._fastmcp_auth import KeycardAuth, ProtectedResource
-from ._grant import grant_decorator
+from ._grant import Grant, grant_decorator, normalize_grants
 from ._http import ClientPool
 from ._jwks import RemoteJWKSet
 from ._urls import normalize_base_url, resolve_zone_url
@@ -84,7 +84,7 @@ class AuthProvider:
             self._pool.get,
             deadline=exchange_timeout,
         )
-        self._delegator = Delegator(exchanger, self._cache)
+        self._delegator = Delegator(exchanger, self._cache, leeway=leeway)
         self._remote_auth: KeycardAuth | None = None
 
     def grant(
