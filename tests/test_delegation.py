@@ -10,10 +10,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from keycard_serve import ClientSecret, ExchangedToken
-from keycard_serve._delegation import Delegator, Grant, normalize_grants
+from keycard_serve._delegation import Delegator
 from keycard_serve._discovery import ZoneDiscovery
 from keycard_serve._exchange import TokenExchanger
 from keycard_serve._exchange_cache import ExchangeCache
+from keycard_serve._grant import Grant, normalize_grants
 from keycard_serve._http import ClientPool
 from tests.support.fake_zone import FakeZone, exchanged, in_memory_zone
 

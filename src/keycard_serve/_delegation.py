@@ -14,12 +14,10 @@ from typing import Any
 
 from ._exchange import ExchangedToken, TokenExchanger
 from ._exchange_cache import ExchangeCache, cache_key
-from ._grant import Grant, normalize_grants  # noqa: F401 - normalize_grants: see below
+from ._grant import Grant
 from .access_context import AccessContext
 from .errors import TokenExchangeError
 
-# Grant and normalize_grants live in _grant; provider.py and the launcher still import them
-# from here until they follow.
 __all__ = ["Delegator"]
 
 logger = logging.getLogger("keycard_serve._delegation")

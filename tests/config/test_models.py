@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from keycard_serve._delegation import Grant
+from keycard_serve._grant import Grant
 from keycard_serve.config import DevZoneConfig, ServerConfig
 
 from .conftest import VALID, error_text, load

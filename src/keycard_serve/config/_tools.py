@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .._delegation import Grant
+from .._grant import Grant
 from ._locate import Locator
 from ._types import check_tool_name
 from .findings import Finding

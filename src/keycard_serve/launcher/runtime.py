@@ -9,8 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from .._delegation import Grant
-from .._grant import Binding
+from .._grant import Binding, Grant
 from ..config import LoadedConfig, ToolSpec
 from ..provider import AuthProvider
 
