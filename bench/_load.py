@@ -63,13 +63,27 @@ class Connection:
     async def request(
         self, method: str, path: str, headers: dict[str, str] | None = None, body: bytes = b""
     ) -> Response:
-        if self._writer is None or self._reader is None:
-            await self.open()
-        assert self._writer is not None and self._reader is not None
         head = [f"{method} {path} HTTP/1.1".encode(), b"Host: " + self._host]
         head += [f"{name}: {value}".encode() for name, value in (headers or {}).items()]
         head.append(b"Content-Length: " + str(len(body)).encode())
-        self._writer.write(b"\r\n".join(head) + b"\r\n\r\n" + body)
+        data = b"\r\n".join(head) + b"\r\n\r\n" + body
+        reused = self._writer is not None and self._reader is not None
+        if not reused or self._reader is None or self._reader.at_eof():
+            self.close()
+            await self.open()
+        try:
+            return await self._send(data)
+        except (asyncio.IncompleteReadError, ConnectionResetError) as exc:
+            # A kept-alive connection the server closed while idle: once more on a new one.
+            if not reused or getattr(exc, "partial", b""):
+                raise
+            self.close()
+            await self.open()
+            return await self._send(data)
+
+    async def _send(self, data: bytes) -> Response:
+        assert self._writer is not None
+        self._writer.write(data)
         return await self._response()
 
     async def _response(self) -> Response:

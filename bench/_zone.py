@@ -96,7 +96,9 @@ def main() -> None:
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     app = _app(f"http://127.0.0.1:{port}", settings["jwk"])
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+    config = uvicorn.Config(
+        app, log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=600
+    )
     server = uvicorn.Server(config)
 
     async def serve() -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import re
 import shutil
@@ -39,25 +40,21 @@ _FRAME = re.compile(r"^(?P<function>.*) \((?P<path>[^()]*?)(?::(?P<line>\d+))?\)
 
 
 def frame_key(frame: str) -> tuple[str, str]:
-    """(``module/file.py:function``, package) of one collapsed-stack frame."""
+    """(``package/module.py:function``, package) of one collapsed-stack frame.
+
+    py-spy already shortens paths to the part below site-packages (or the source root).
+    """
     match = _FRAME.match(frame)
     if match is None:
         return frame, frame
-    function, path = match["function"], match["path"]
+    path = match["path"]
     parts = Path(path).parts
-    if "site-packages" in parts:
-        tail = parts[parts.index("site-packages") + 1 :]
-    elif "src" in parts and "keycard_serve" in parts:
-        tail = parts[parts.index("keycard_serve") :]
-    elif "lib" in parts and any(part.startswith("python3") for part in parts):
-        tail = ("stdlib", *parts[-1:])
-    else:
-        tail = parts[-2:]
-    package = tail[0] if tail else path
-    return f"{'/'.join(tail)}:{function}", package
+    package = parts[0] if len(parts) > 1 else "stdlib" if path.endswith(".py") else path
+    return f"{path}:{match['function']}", package
 
 
-def summarize(raw: Path, top: int) -> None:
+def _tally(raw: Path) -> tuple[int, Counter[str], Counter[str], Counter[str]]:
+    """Samples in total, and by function inclusive, by function self, by package self."""
     inclusive: Counter[str] = Counter()
     own: Counter[str] = Counter()
     packages: Counter[str] = Counter()
@@ -67,9 +64,7 @@ def summarize(raw: Path, top: int) -> None:
         if not stack or not count_text.isdigit():
             continue
         count = int(count_text)
-        frames = [frame_key(frame) for frame in stack.split(";")[1:]]  # [0] is the thread
-        if not frames:
-            continue
+        frames = [frame_key(frame) for frame in stack.split(";")]
         total += count
         for key in {key for key, _ in frames}:
             inclusive[key] += count
@@ -77,15 +72,54 @@ def summarize(raw: Path, top: int) -> None:
         packages[frames[-1][1]] += count
     if not total:
         raise SystemExit(f"py-spy recorded no sample in {raw}")
-    print(f"{total} samples on CPU")
+    return total, inclusive, own, packages
+
+
+def _cpu_per_call(raw: Path) -> float | None:
+    """Server CPU ms per call while ``raw`` was sampled (its ``.json`` sidecar), if known."""
+    sidecar = raw.with_suffix(".json")
+    return json.loads(sidecar.read_text())["cpu_ms_per_call"] if sidecar.exists() else None
+
+
+def summarize(raw: Path, top: int) -> None:
+    """Shares of the samples (and, with the sidecar, microseconds per call) by function."""
+    total, inclusive, own, packages = _tally(raw)
+    ms = _cpu_per_call(raw)
+    print(f"{total} samples on CPU" + (f", {ms:.3f} ms server CPU per call" if ms else ""))
+    ours = Counter({key: n for key, n in inclusive.items() if key.startswith("keycard_serve/")})
     for title, counter in (
         ("inclusive (the function and what it calls)", inclusive),
+        ("inclusive, keycard_serve functions only", ours),
         ("self (the function's own code)", own),
         ("self, by package", packages),
     ):
         print(f"\ntop {top} by {title}:")
         for key, count in counter.most_common(top):
-            print(f"  {count / total * 100:5.1f}%  {key}")
+            per_call = f"{count / total * ms * 1000:7.1f} us/call" if ms else ""
+            print(f"  {count / total * 100:5.1f}% {per_call} {key}")
+
+
+def diff(first: Path, second: Path, top: int) -> None:
+    """Microseconds per call that ``second`` spends more than ``first``, by package and function.
+
+    Both need their sidecar (``--raw`` writes it): samples are on-CPU time, so a function's
+    share times the CPU per call is its cost per call.
+    """
+    costs = []
+    for raw in (first, second):
+        ms = _cpu_per_call(raw)
+        if ms is None:
+            raise SystemExit(f"{raw.with_suffix('.json')} is missing: record with --raw")
+        total, inclusive, own, packages = _tally(raw)
+        scale = ms * 1000 / total
+        costs.append([{k: v * scale for k, v in c.items()} for c in (inclusive, own, packages)])
+    print(f"{second.name} - {first.name}, microseconds of server CPU per call")
+    for index, title in ((2, "self, by package"), (1, "self"), (0, "inclusive")):
+        a, b = costs[0][index], costs[1][index]
+        delta = {key: b.get(key, 0.0) - a.get(key, 0.0) for key in set(a) | set(b)}
+        print(f"\nlargest differences, {title}:")
+        for key in sorted(delta, key=lambda k: -abs(delta[k]))[:top]:
+            print(f"  {delta[key]:+8.1f}  ({a.get(key, 0):7.1f} -> {b.get(key, 0):7.1f})  {key}")
 
 
 def record(py_spy: str, pid: int, seconds: float, raw: Path, rate: int) -> subprocess.Popen:
@@ -100,8 +134,7 @@ def record(py_spy: str, pid: int, seconds: float, raw: Path, rate: int) -> subpr
             "--rate",
             str(rate),
             "--format",
-            "raw",
-            "--nonblocking",
+            "raw",  # blocking: --nonblocking truncates about half of the stacks
             "--output",
             str(raw),
         ],
@@ -132,10 +165,8 @@ async def run(args: argparse.Namespace) -> None:
         args.stateless, args.log_level, args.callers = False, "warning", 16
         args.window, args.warmup, args.cold_contacts = args.seconds, 0.5, 0
         zone = warm.Zone(tmp / "zone.log")
-        if args.server == "library":
-            subject = warm.script_subject(
-                "library", "keycard-serve library", sys.executable, zone, args
-            )
+        if args.server != "launcher":
+            subject = warm.script_subject(args.server, args.server, sys.executable, zone, args)
         else:
             subject = warm.launcher_subject("keycard-serve run", zone, args)
         server = warm.Server(subject, tmp, args)
@@ -166,6 +197,8 @@ async def run(args: argparse.Namespace) -> None:
                     f"{scenario.title}: {window.rate:.0f} calls/s, "
                     f"{window.cpu_per_call * 1000:.2f} ms server CPU per call (while sampled)"
                 )
+                sidecar = {"cpu_ms_per_call": window.cpu_per_call * 1000, "calls": window.calls}
+                raw.with_suffix(".json").write_text(json.dumps(sidecar))
             _, errors = spy.communicate(timeout=args.seconds + 30)
             if spy.returncode != 0:
                 raise NotRun(f"py-spy failed: {errors.decode()[-2000:]}")
@@ -179,7 +212,9 @@ async def run(args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--server", choices=["library", "launcher"], default="library")
+    parser.add_argument(
+        "--server", choices=["plain", "jwt", "library", "launcher"], default="library"
+    )
     parser.add_argument("--mode", choices=["warm", "cold", "first"], default="warm")
     parser.add_argument("--tool", choices=["one", "three"], default="one", help="warm mode")
     parser.add_argument("--seconds", type=float, default=8.0, help="seconds sampled")
@@ -187,8 +222,18 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=25, help="rows per table")
     parser.add_argument("--raw", type=Path, help="keep py-spy's collapsed stacks here")
     parser.add_argument("--at", help="profile src/ as committed at this git revision")
+    parser.add_argument("--summarize", type=Path, help="only summarize these raw stacks")
+    parser.add_argument(
+        "--diff", type=Path, nargs=2, metavar="RAW", help="per-call cost of B minus A (warm mode)"
+    )
     parser.add_argument("--py-spy", default=shutil.which("py-spy"), help="the py-spy binary")
     args = parser.parse_args()
+    if args.summarize:
+        summarize(args.summarize, args.top)
+        return
+    if args.diff:
+        diff(*args.diff, args.top)
+        return
     if not args.py_spy:
         parser.error("py-spy not found: `pip install py-spy`, or pass --py-spy PATH")
     cpus = sorted(os.sched_getaffinity(0))
