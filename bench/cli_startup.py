@@ -58,19 +58,29 @@ def timed(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
 
 
 def import_profile(argv: list[str], env: dict[str, str], top: int) -> str:
-    """The ``top`` top-level packages by summed self import time, from ``-X importtime``."""
+    """From ``-X importtime``: the ``top`` top-level packages by summed self import time, and
+    the ``keycard_serve`` modules whose import (with what they import) costs most."""
     done = subprocess.run(
         [argv[0], "-X", "importtime", *argv[1:]], cwd=ROOT, env=env, capture_output=True
     )
     per_package: Counter[str] = Counter()
+    ours: dict[str, int] = {}
     for line in done.stderr.decode().splitlines():
         if not line.startswith("import time:") or "self [us]" in line:
             continue
-        self_us, _, name = (part.strip() for part in line[len("import time:") :].split("|"))
-        per_package[name.split(".")[0]] += int(self_us)
+        self_us, cumulative_us, name = line[len("import time:") :].split("|")
+        per_package[name.strip().split(".")[0]] += int(self_us)
+        if name.strip().startswith("keycard_serve."):
+            ours[name.strip()] = int(cumulative_us)
     total = sum(per_package.values())
     parts = [f"{name} {us / 1000:.0f}" for name, us in per_package.most_common(top)]
-    return f"{total / 1000:.0f} ms in imports: " + ", ".join(parts)
+    heaviest = sorted(ours.items(), key=lambda item: -item[1])[:4]
+    return (
+        f"{total / 1000:.0f} ms in imports: "
+        + ", ".join(parts)
+        + "\n    heaviest keycard_serve modules (cumulative ms): "
+        + ", ".join(f"{name} {us / 1000:.0f}" for name, us in heaviest)
+    )
 
 
 def main() -> None:
