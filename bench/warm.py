@@ -410,9 +410,9 @@ async def start(
 
 
 def spread(ratios: list[float]) -> str:
-    """``median [min-max]`` of per-round ratios, 20 characters wide."""
+    """``median [min-max]`` of per-round ratios, 22 characters wide."""
     text = f"{statistics.median(ratios):.2f}x [{min(ratios):.2f}-{max(ratios):.2f}]"
-    return f"{text:>20}"
+    return f"{text:>22}"
 
 
 def percentile(samples: list[float], fraction: float) -> float:
@@ -431,7 +431,7 @@ def report(
     plain = results.get("plain")
     head = (
         f"{'server':<44}{'calls/s':>8}{'p50 ms':>8}{'p99 ms':>8}{'cpu ms/call':>12}"
-        f"{'tok req/call':>13}{'x plain calls/s':>20}{'x plain cpu':>20}"
+        f"{'tok req/call':>13}{'x plain calls/s':>22}{'x plain cpu':>22}"
     )
     for scenario in SCENARIOS:
         print(f"\n{scenario.title}")
@@ -526,9 +526,10 @@ def describe(args: argparse.Namespace, originals: str) -> None:
         f"machine: {platform.machine()} {_cpu_model()}, {os.cpu_count()} CPUs, "
         f"Linux {platform.release()}, Python {platform.python_version()}"
     )
+    source = f" (src at {args.at} = {args.at_commit})" if args.at else ""
     print(
         f"versions: fastmcp {version('fastmcp')}, mcp {version('mcp')}, keycard-serve "
-        f"{version('keycard-serve')}{f' (source at {args.at})' if args.at else ''}; {originals}"
+        f"{version('keycard-serve')}{source}; {originals}"
     )
     mode = (
         "stateless streamable HTTP (no initialize)"
@@ -575,6 +576,15 @@ async def run(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-warm-") as folder:
         tmp = Path(folder)
         args.pythonpath = prepare_source(args.at, tmp) if args.at else None
+        args.at_commit = (
+            subprocess.run(
+                ["git", "-C", str(ROOT), "rev-parse", "--short", args.at],
+                capture_output=True,
+                text=True,
+            ).stdout.strip()
+            if args.at
+            else None
+        )
         if args.server_cpus:
             os.sched_setaffinity(0, args.driver_cpus)
         zone = Zone(tmp / "zone.log")
@@ -586,7 +596,7 @@ async def run(args: argparse.Namespace) -> None:
                 ),
                 script_subject("jwt", "FastMCP + its JWTVerifier", sys.executable, zone, args),
                 script_subject(
-                    "library", "keycard-serve AuthProvider + @grant", sys.executable, zone, args
+                    "library", "keycard-serve AuthProvider+@grant", sys.executable, zone, args
                 ),
                 launcher_subject("keycard-serve run config.yaml", zone, args),
             ]
@@ -596,9 +606,7 @@ async def run(args: argparse.Namespace) -> None:
                 python = ensure_original_venv(args.venv)
                 originals = f"0.9.0 venv: {resolved_versions(python)}"
                 subjects.append(
-                    script_subject(
-                        "original", "keycardai-mcp-fastmcp 0.9.0, fastmcp 2.12", python, zone, args
-                    )
+                    script_subject("original", "keycardai-mcp-fastmcp 0.9.0", python, zone, args)
                 )
             except (NotRun, OSError) as exc:
                 results["original"] = f"cannot set up its environment: {exc}"
