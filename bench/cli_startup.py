@@ -75,12 +75,12 @@ def import_profile(argv: list[str], env: dict[str, str], top: int) -> str:
     total = sum(per_package.values())
     parts = [f"{name} {us / 1000:.0f}" for name, us in per_package.most_common(top)]
     heaviest = sorted(ours.items(), key=lambda item: -item[1])[:4]
-    return (
-        f"{total / 1000:.0f} ms in imports: "
-        + ", ".join(parts)
-        + "\n    heaviest keycard_serve modules (cumulative ms): "
-        + ", ".join(f"{name} {us / 1000:.0f}" for name, us in heaviest)
-    )
+    text = f"{total / 1000:.0f} ms in imports: " + ", ".join(parts)
+    if heaviest:
+        text += "\n    heaviest keycard_serve modules (cumulative ms): " + ", ".join(
+            f"{name} {us / 1000:.0f}" for name, us in heaviest
+        )
+    return text
 
 
 def main() -> None:
