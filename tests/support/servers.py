@@ -24,7 +24,9 @@ def free_port() -> int:
 
 def bound_socket() -> socket.socket:
     """A TCP socket bound to 127.0.0.1 on a port the kernel picked, ready for ``serve_asgi``."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP explicitly: asyncio disables Nagle only on sockets it knows are TCP, and a
+    # kept-alive response would otherwise wait ~40 ms for the peer's delayed ACK.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     return sock
