@@ -1,27 +1,51 @@
-"""``--reload``: watch the config file and the tools' own modules, reload on change.
+"""``--reload``: follow the config, its secret files and the tools' modules; reload on change.
 
-The config's directory is watched rather than the file, because editors and Kubernetes
-ConfigMaps replace files atomically: the save arrives as "added", and the old inode is gone.
-Only the config file itself and the Python files of loaded tool modules count; editor
-temporaries and everything else are ignored.
+What is followed is each file's content as seen through the path it was named by, however
+the file gets replaced. Supported, each any number of times in a row:
+
+- in-place writes (truncate and write; a half-written file fails to load and keeps the last
+  good config until the rest arrives);
+- atomic renames (write a temporary file, rename it over the file);
+- editors' saves: backup-and-rename (vim renames the original to ``file~`` and writes a new
+  file), or write a swap/temporary file and rename it over;
+- symbolic link swaps: a link retargeted atomically, and Kubernetes ConfigMap and Secret
+  volumes (the kubelet writes a new timestamped directory, renames a ``..data_tmp`` link
+  over ``..data``, then removes the old directory; ``config.yaml -> ..data/config.yaml``),
+  for the config and for the ``*_file`` secrets of ``credentials`` in any directory;
+- the watched directory itself replaced: deleted and recreated, or renamed away with a new
+  one put in its place;
+- a file deleted, then created again (the last good config keeps serving meanwhile).
+
+How: the directories watched are those whose entries decide what each path points to (the
+home of every symbolic link met while resolving it, its target's directory, and each one's
+parent, which sees the directory itself replaced); links are resolved again after every
+event, and the watch moves when they point elsewhere. Any event only prompts a look: a reload
+happens when the SHA-256 of the config or of a secret file differs from the last look, and a
+tool module is re-imported when its own content differs, so a spurious event (a ``touch``, a
+rewrite with the same bytes) changes nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sys
-from collections.abc import Iterable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
-from watchfiles import Change, awatch
+from watchfiles import DefaultFilter, awatch
 
 from ..config import LoadedConfig
+from ._watched import Layout, WatchedFiles, module_files
 from .reload import Reloader
 
 __all__ = ["module_files", "tool_directories", "watch"]
 
 logger = logging.getLogger("keycard_serve.reload")
+
+_DEBOUNCE = 300  # milliseconds of quiet that end a burst of events
+_STEP = 50  # milliseconds between checks of the stop event
 
 
 def tool_directories(loaded: LoadedConfig) -> list[Path]:
@@ -38,39 +62,89 @@ def tool_directories(loaded: LoadedConfig) -> list[Path]:
     return sorted(directories)
 
 
-def module_files(roots: Iterable[Path]) -> dict[Path, str]:
-    """Source files of imported modules that live under ``roots``: the user's own code."""
-    roots = [root.resolve() for root in roots]
-    found: dict[Path, str] = {}
-    for name, module in list(sys.modules.items()):
-        file = getattr(module, "__file__", None)
-        if not file or not file.endswith(".py"):
-            continue
-        path = Path(file).resolve()
-        if any(path.is_relative_to(root) for root in roots) and "site-packages" not in path.parts:
-            found[path] = name
-    return found
-
-
 async def watch(reloader: Reloader, roots: list[Path], stop: asyncio.Event) -> None:
-    """Reload whenever the config or a tool module under ``roots`` changes, until ``stop``."""
-    config = reloader.path.resolve()
-    directories = sorted({config.parent, *(root.resolve() for root in roots)})
+    """Reload whenever the config, one of its secret files or a tool module under ``roots``
+    changes content, until ``stop`` is set. A reload that raises is logged; watching goes on.
+    """
+    files = WatchedFiles(reloader.path, roots, config_sha256=reloader.status.sha256)
+    stirred = asyncio.Event()
+    watching: Layout | None = None
+    async with contextlib.AsyncExitStack() as stack:
+        while not stop.is_set():
+            layout = files.layout()
+            if layout != watching:
+                await stack.aclose()
+                await stack.enter_async_context(_watching(layout, stirred))
+                _log_layout(layout, first=watching is None)
+                watching = layout
+            changes = files.changes()
+            if changes:
+                try:
+                    await reloader.reload(reimport=changes.reimport)
+                except Exception:  # never let one bad reload end the watching
+                    logger.exception("reload raised; still watching")
+                continue  # look again: the files may have moved on meanwhile
+            await _first(stirred, stop)
+            stirred.clear()
 
-    modules = module_files(directories)
 
-    def relevant(change: Change, path: str) -> bool:
-        resolved = Path(path).resolve()
-        return resolved == config or (change != Change.deleted and resolved in modules)
+@contextlib.asynccontextmanager
+async def _watching(layout: Layout, stirred: asyncio.Event) -> AsyncIterator[None]:
+    """Set ``stirred`` on any event in ``layout`` while inside; the watches are in place on
+    entry, so a file read after entering cannot change unseen."""
+    halt = asyncio.Event()
+    pumps = [
+        asyncio.create_task(_pump(paths, recursive=recursive, stirred=stirred, halt=halt))
+        for paths, recursive in (
+            (sorted(directory.path for directory in layout.flat), False),
+            (sorted(directory.path for directory in layout.deep), True),
+        )
+        if paths
+    ]
+    await asyncio.sleep(0)  # each pump runs to its first await: its watches are registered
+    try:
+        yield
+    finally:
+        halt.set()
+        await asyncio.gather(*pumps, return_exceptions=True)
 
-    logger.info("watching %s for changes", ", ".join(map(str, directories)))
-    async for changes in awatch(
-        *directories, watch_filter=relevant, debounce=300, step=50, stop_event=stop
-    ):
-        changed = {Path(path).resolve() for _, path in changes}
-        reimport = sorted({modules[path] for path in changed if path in modules})
-        try:
-            await reloader.reload(reimport=reimport)
-        except Exception:  # never let one bad reload end the watching
-            logger.exception("reload raised; still watching")
-        modules = module_files(directories)  # a reload may have imported new modules
+
+async def _pump(
+    paths: list[Path], *, recursive: bool, stirred: asyncio.Event, halt: asyncio.Event
+) -> None:
+    # Direct entries of a directory all matter (a link named ..data, a backup file~ renamed);
+    # recursively watched module trees skip caches and editors' temporaries.
+    watch_filter = DefaultFilter() if recursive else None
+    try:
+        async for _ in awatch(
+            *paths,
+            watch_filter=watch_filter,
+            recursive=recursive,
+            debounce=_DEBOUNCE,
+            step=_STEP,
+            stop_event=halt,
+            ignore_permission_denied=True,
+        ):
+            stirred.set()
+    except OSError as exc:  # a directory vanished before it could be watched
+        logger.debug("watching %s stopped: %s", ", ".join(map(str, paths)), exc)
+        stirred.set()  # look again: the layout has changed
+
+
+async def _first(*events: asyncio.Event) -> None:
+    """Return as soon as one of ``events`` is set."""
+    waiters = [asyncio.create_task(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+
+
+def _log_layout(layout: Layout, *, first: bool) -> None:
+    directories = sorted({directory.path for directory in (*layout.flat, *layout.deep)})
+    logger.log(
+        logging.INFO if first else logging.DEBUG,
+        "watching %s for changes",
+        ", ".join(map(str, directories)),
+    )
