@@ -69,6 +69,7 @@ async def watch(reloader: Reloader, roots: list[Path], stop: asyncio.Event) -> N
     files = WatchedFiles(reloader.path, roots, config_sha256=reloader.status.sha256)
     stirred = asyncio.Event()
     watching: Layout | None = None
+    woken = False
     async with contextlib.AsyncExitStack() as stack:
         while not stop.is_set():
             layout = files.layout()
@@ -83,9 +84,13 @@ async def watch(reloader: Reloader, roots: list[Path], stop: asyncio.Event) -> N
                     await reloader.reload(reimport=changes.reimport)
                 except Exception:  # never let one bad reload end the watching
                     logger.exception("reload raised; still watching")
+                woken = False
                 continue  # look again: the files may have moved on meanwhile
+            if woken:
+                logger.debug("a watched directory stirred; no followed file changed")
             await _first(stirred, stop)
             stirred.clear()
+            woken = True
 
 
 @contextlib.asynccontextmanager
