@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from keycard_serve._algorithms import VERIFYING_ALGORITHMS
 from keycard_serve._http import ClientPool
 from keycard_serve._jwks import RemoteJWKSet
+from keycard_serve._verified_cache import VerifiedEntry, VerifiedTokenCache, token_digest
 from keycard_serve._verifier import JWTVerifier, VerifiedToken
 from keycard_serve.errors import JWKSError, TokenError
 from tests.support.keys import (
@@ -697,6 +698,89 @@ async def test_without_keys_an_outage_refuses_tokens(
         await verifier.verify(token)
     assert caught.value.code == "jwks_unavailable"
     assert host.hits == 1
+
+
+# -- the memory of verified tokens (issue 11) ---------------------------------------------------
+
+
+async def test_a_verified_token_is_remembered_until_its_exp_and_no_longer(make: Any) -> None:
+    """A repeat call gets the same verdict without the crypto; from ``exp`` on, every check
+    runs again (here the leeway still admits it), and past exp + leeway it is refused."""
+    clock = Clock(NOW)
+    verifier = make(clock=clock)
+    token = sign(claims(), RSA)
+    first = await verifier.verify(token)
+    assert await verifier.verify(token) is first
+    clock.now = NOW + 299
+    assert await verifier.verify(token) is first
+    clock.now = NOW + 300  # exp: the remembered verdict no longer serves
+    again = await verifier.verify(token)
+    assert again == first and again is not first
+    assert await verifier.verify(token) is not first  # nor was the late verdict remembered
+    clock.now = NOW + 330
+    assert await code(verifier, token) == "expired"
+
+
+async def test_a_remembered_token_is_not_valid_before_its_iat(make: Any) -> None:
+    """A clock set back before iat/nbf - leeway gets not_yet_valid, cached or not."""
+    clock = Clock(NOW)
+    verifier = make(clock=clock)
+    token = sign(claims(nbf=NOW + 20), RSA)
+    await verifier.verify(token)
+    clock.now = NOW - 11
+    assert await code(verifier, token) == "not_yet_valid"
+
+
+async def test_a_key_removed_from_the_jwks_refuses_remembered_tokens_after_the_refresh(
+    verifier: JWTVerifier, host: JWKSHost, monotonic: Clock
+) -> None:
+    token = sign(claims(), RSA)
+    first = await verifier.verify(token)
+    host.jwks = {"keys": [public_jwk(EC, "ec-1", alg="ES256")]}
+    monotonic.now += 599  # the JWKS cache still holds the key: so does the verdict
+    assert await verifier.verify(token) is first
+    monotonic.now += 2  # max_age: the refetch drops the key, and the verdict with it
+    assert await code(verifier, token) == "jwks_no_matching_key"
+    assert host.hits == 2
+    host.jwks = JWKS  # back: verified afresh against the new key set, never from memory
+    monotonic.now += 31
+    assert (await verifier.verify(token)) is not first
+
+
+async def test_a_refused_token_is_never_remembered(verifier: JWTVerifier) -> None:
+    bad = [
+        sign(claims(aud="https://other.example/mcp"), RSA),
+        sign(claims(iss="https://evil.example"), RSA),
+        sign(claims(iat=NOW + 100), RSA),
+        sign(claims(exp=NOW - 100), RSA),
+        sign(claims(), RSA)[:-4] + "AAAA",
+        sign(claims(), RSA, kid="missing"),
+    ]
+    for token in bad:
+        first = await code(verifier, token)
+        assert await code(verifier, token) == first
+    assert len(verifier._verified) == 0
+
+
+async def test_a_new_verifier_remembers_nothing(make: Any) -> None:
+    """A reload builds a new verifier: a token one configuration accepted meets the next's
+    checks (over HTTP: tests/integration/test_verified_cache_http.py)."""
+    token = sign(claims(), RSA)
+    await make().verify(token)
+    assert await code(make(audiences=["https://mcp.example.test/other"]), token) == (
+        "invalid_audience"
+    )
+
+
+async def test_the_memory_is_bounded() -> None:
+    cache: VerifiedTokenCache[str] = VerifiedTokenCache(max_entries=2)
+    for name in ("a", "b", "c"):
+        cache.put(token_digest(name), VerifiedEntry({}, None, name, 0, NOW), now=1)
+    assert len(cache) == 2
+    assert cache.get(token_digest("a"), now=1) is None
+    assert cache.get(token_digest("c"), now=1).verdict == "c"  # type: ignore[union-attr]
+    cache.put(token_digest("d"), VerifiedEntry({}, None, "d", 0, 5), now=5)  # already expired
+    assert cache.get(token_digest("d"), now=5) is None and len(cache) == 2
 
 
 async def _never(jose_header: Any) -> Any:

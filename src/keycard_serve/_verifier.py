@@ -25,6 +25,7 @@ from jwt.types import Options
 
 from ._algorithms import VERIFYING_ALGORITHMS
 from ._protocol import AT_JWT, AT_JWT_MEDIA_TYPE
+from ._verified_cache import VerifiedEntry, VerifiedTokenCache, token_digest
 from .errors import JWKSError, TokenError
 
 __all__ = ["JWTVerifier", "VerifiedToken"]
@@ -84,6 +85,11 @@ class JWTVerifier:
     ``None`` admits a token without one), and the first token admitted through it is logged
     as a warning. Symmetric algorithms and
     ``none`` are refused at construction with ``ValueError``, as are bad numbers.
+
+    An accepted token's verdict is remembered (``keycard_serve._verified_cache``, keyed by the
+    token's SHA-256) from its ``iat``/``nbf`` minus ``leeway`` until its ``exp``, and serves
+    a later call only while ``key_resolver`` returns the same key object for its header; every
+    other case runs every check again. A new verifier starts with no verdicts.
     """
 
     def __init__(
@@ -117,6 +123,7 @@ class JWTVerifier:
         self._max_token_bytes = max_token_bytes
         self._clock = clock
         self._warned = False
+        self._verified: VerifiedTokenCache[VerifiedToken] = VerifiedTokenCache()
 
     async def verify(self, token: str) -> VerifiedToken:
         """Verify ``token`` and return what it grants.
@@ -131,16 +138,33 @@ class JWTVerifier:
         ``jwks_http_status``, ``jwks_timeout``...) when the keys could not be had: the token
         was not checked, and callers must not report it as invalid.
         """
+        if not isinstance(token, str):
+            raise TokenError("the token is not a string", code="malformed")
+        # Before any decoding or hashing, so an oversized token costs nothing (pyjwt sets no
+        # limit).
+        if len(token) > self._max_token_bytes:
+            raise TokenError(
+                f"the token is longer than {self._max_token_bytes} bytes", code="token_too_large"
+            )
+        digest = token_digest(token)
+        cached = self._verified.get(digest, self._clock())
+        if cached is not None:
+            # Still the very key that verified it: a key gone from the JWKS (or a new key set)
+            # sends the token through every check again.
+            try:
+                key = await self._resolve_key(cached.header)
+            except TokenError:
+                self._verified.discard(digest)
+                raise
+            if key is cached.key:
+                return cached.verdict
+            self._verified.discard(digest)
         header, payload = self._decode(token)
         alg, typ_note = self._check_header(header)
-        try:
-            key = await self._key_resolver(header)
-        except JWKSError as exc:
-            if exc.code not in _BAD_KEY_REFERENCE:
-                raise  # the keys could not be had: the token was not checked
-            raise TokenError(f"no signing key for the token: {exc.message}", code=exc.code) from exc
+        key = await self._resolve_key(header)
         self._check_signature(token, key, alg)
-        verified = _verified(payload, self._check_times(payload))
+        not_before, exp = self._check_times(payload)
+        verified = _verified(payload, exp)
         if typ_note and not self._warned:
             self._warned = True
             _log.warning(
@@ -148,16 +172,19 @@ class JWTVerifier:
                 "typ at+jwt, so ask the authorization server to set it",
                 typ_note,
             )
+        entry = VerifiedEntry(header, key, verified, not_before - self._leeway, exp)
+        self._verified.put(digest, entry, self._clock())
         return verified
 
+    async def _resolve_key(self, header: Mapping[str, Any]) -> jwt.PyJWK:
+        try:
+            return await self._key_resolver(header)
+        except JWKSError as exc:
+            if exc.code not in _BAD_KEY_REFERENCE:
+                raise  # the keys could not be had: the token was not checked
+            raise TokenError(f"no signing key for the token: {exc.message}", code=exc.code) from exc
+
     def _decode(self, token: str) -> tuple[dict[str, Any], dict[str, Any]]:
-        if not isinstance(token, str):
-            raise TokenError("the token is not a string", code="malformed")
-        # Before any decoding, so an oversized token costs nothing (pyjwt sets no limit).
-        if len(token) > self._max_token_bytes:
-            raise TokenError(
-                f"the token is longer than {self._max_token_bytes} bytes", code="token_too_large"
-            )
         segments = token.split(".")
         if len(segments) != 3:
             raise TokenError(
@@ -219,17 +246,18 @@ class JWTVerifier:
             )
             raise TokenError(message, code=code) from exc
 
-    def _check_times(self, payload: dict[str, Any]) -> float:
-        """Check exp, iat and nbf against the clock with leeway; return exp."""
+    def _check_times(self, payload: dict[str, Any]) -> tuple[float, float]:
+        """Check exp, iat and nbf against the clock with leeway; return (max(iat, nbf), exp)."""
         now = self._clock()
         exp = _numeric_date(payload, "exp")
-        iat = _numeric_date(payload, "iat")
-        nbf = _numeric_date(payload, "nbf") if "nbf" in payload else None
+        not_before = _numeric_date(payload, "iat")
+        if "nbf" in payload:
+            not_before = max(not_before, _numeric_date(payload, "nbf"))
         if exp <= now - self._leeway:
             raise TokenError("the token has expired", code="expired")
-        if iat > now + self._leeway or (nbf is not None and nbf > now + self._leeway):
+        if not_before > now + self._leeway:
             raise TokenError("the token is not valid yet", code="not_yet_valid")
-        return exp
+        return not_before, exp
 
 
 def _check_algorithms(algorithms: Sequence[str]) -> frozenset[str]:
