@@ -24,25 +24,30 @@ Map of the package (one concept per module; data flows config -> provider -> ada
     errors             the one error tree
 """
 
-from ._discovery import AuthorizationServerMetadata
-from ._exchange import ExchangedToken
-from ._fastmcp_auth import KeycardAuth
-from ._grant import Grant
-from ._verifier import VerifiedToken
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from ._version import __version__
-from .access_context import AccessContext
-from .credentials import ApplicationCredential, ClientSecret, PrivateKeyJWT
-from .errors import (
-    ConfigurationError,
-    DiscoveryError,
-    JWKSError,
-    KeycardServeError,
-    MissingContextError,
-    ResourceAccessError,
-    TokenError,
-    TokenExchangeError,
-)
-from .provider import AuthProvider
+
+if TYPE_CHECKING:
+    from ._discovery import AuthorizationServerMetadata
+    from ._exchange import ExchangedToken
+    from ._fastmcp_auth import KeycardAuth
+    from ._grant import Grant
+    from ._verifier import VerifiedToken
+    from .access_context import AccessContext
+    from .credentials import ApplicationCredential, ClientSecret, PrivateKeyJWT
+    from .errors import (
+        ConfigurationError,
+        DiscoveryError,
+        JWKSError,
+        KeycardServeError,
+        MissingContextError,
+        ResourceAccessError,
+        TokenError,
+        TokenExchangeError,
+    )
+    from .provider import AuthProvider
 
 __all__ = [
     "AccessContext",
@@ -65,3 +70,39 @@ __all__ = [
     "VerifiedToken",
     "__version__",
 ]
+
+# Each name's home module. They are imported on first use (PEP 562), so the keycard-serve
+# command, which imports this package first, does not pay for FastMCP unless it serves.
+_HOMES = {
+    "AccessContext": "access_context",
+    "ApplicationCredential": "credentials",
+    "AuthProvider": "provider",
+    "AuthorizationServerMetadata": "_discovery",
+    "ClientSecret": "credentials",
+    "ConfigurationError": "errors",
+    "DiscoveryError": "errors",
+    "ExchangedToken": "_exchange",
+    "Grant": "_grant",
+    "JWKSError": "errors",
+    "KeycardAuth": "_fastmcp_auth",
+    "KeycardServeError": "errors",
+    "MissingContextError": "errors",
+    "PrivateKeyJWT": "credentials",
+    "ResourceAccessError": "errors",
+    "TokenError": "errors",
+    "TokenExchangeError": "errors",
+    "VerifiedToken": "_verifier",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f".{home}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

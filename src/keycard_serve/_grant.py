@@ -14,19 +14,20 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from types import FrameType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio.from_thread
 import anyio.to_thread
-from fastmcp import Context
-from fastmcp.decorators import get_fastmcp_meta
-from fastmcp.server.dependencies import get_access_token
-from fastmcp.tools import Tool
-from fastmcp.tools.function_tool import ToolMeta
 
 from ._signature import find_context_parameter
 from .access_context import AccessContext
 from .errors import ConfigurationError, MissingContextError
+
+if TYPE_CHECKING:
+    from fastmcp import Context
+
+# FastMCP is imported where a tool is decorated or called, not with this module: the config
+# loader needs Grant, and commands that only read a config (plan, token) never load FastMCP.
 
 __all__ = [
     "STATE_KEY",
@@ -104,6 +105,8 @@ def grant_decorator(binding: Binding) -> Callable[[F], F]:
     """
 
     def decorate(fn: F) -> F:
+        from fastmcp import Context
+
         _refuse_registered_tool(fn, sys._getframe(1))
         ctx_name = find_context_parameter(fn)
         if ctx_name is None:
@@ -178,6 +181,10 @@ def _refuse_registered_tool(fn: Any, caller: FrameType) -> None:
     decorator runs: inside the ``def`` statement of the function itself, before its name is
     bound.
     """
+    from fastmcp.decorators import get_fastmcp_meta
+    from fastmcp.tools import Tool
+    from fastmcp.tools.function_tool import ToolMeta
+
     if isinstance(fn, Tool):
         raise _wrong_order(getattr(fn, "name", "tool"))
     if not isinstance(get_fastmcp_meta(fn), ToolMeta):
@@ -201,6 +208,8 @@ def _wrong_order(name: str) -> ConfigurationError:
 
 
 async def _access_context(resolve: Resolver, grants: Sequence[Grant]) -> AccessContext:
+    from fastmcp.server.dependencies import get_access_token
+
     override = access_override.get()
     if override is not None:
         return override(grants)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import inspect
 import re
+import sys
 import types
 import typing
 from collections.abc import Callable
 from typing import Any
-
-from fastmcp import Context
 
 __all__ = ["find_context_parameter"]
 
@@ -40,6 +39,10 @@ def _is_context(annotation: Any) -> bool:
         names = re.findall(r"[A-Za-z_][\w.]*", annotation)
         return any(name.rsplit(".", 1)[-1] == "Context" for name in names)
     if inspect.isclass(annotation):
+        if "fastmcp" not in sys.modules:
+            return False  # no class can derive from Context before FastMCP is imported
+        from fastmcp import Context
+
         return issubclass(annotation, Context)
     origin = typing.get_origin(annotation)
     if origin is typing.Annotated:

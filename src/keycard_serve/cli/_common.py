@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from ..config import ConfigError, LoadedConfig, import_tools, load_config
 from ..errors import KeycardServeError
+
+if TYPE_CHECKING:
+    from ..config import LoadedConfig
 
 __all__ = ["EXIT_INVALID", "EXIT_OK", "EXIT_USAGE", "fail", "load_or_exit"]
 
@@ -27,6 +30,10 @@ def load_or_exit(path: Path, *, imports: bool) -> LoadedConfig:
 
     Warnings go to stderr; each problem is named by file, line, column and field.
     """
+    # Imported here, as by every command module: `keycard-serve --version` and `--help`
+    # then start without building the config models.
+    from ..config import ConfigError, import_tools, load_config
+
     try:
         loaded = load_config(path)
         if imports:

@@ -10,9 +10,7 @@ from urllib.parse import urlsplit
 
 import typer
 
-from ..config import ConfigError, load_config
-from ..doctor import CLIENTS, diagnose, render_json, render_text
-from ..doctor.locations import is_absolute_http
+from ..doctor import CLIENTS
 from ..errors import KeycardServeError
 from ._common import EXIT_INVALID, EXIT_OK, EXIT_USAGE, fail
 
@@ -59,6 +57,8 @@ def doctor_command(
 
       keycard-serve doctor configs/quickstart.yaml --client vscode --client claude-ai
     """
+    from ..doctor import diagnose, render_json, render_text
+
     url = _mcp_url(target)
     chosen = {c.value for c in client or ()}
     profiles = tuple(p for p in CLIENTS if not chosen or p.name in chosen)
@@ -69,6 +69,9 @@ def doctor_command(
 
 def _mcp_url(target: str) -> str:
     """The MCP endpoint: the URL as given, or a config's server.base_url + server.path."""
+    from ..config import ConfigError, load_config
+    from ..doctor.locations import is_absolute_http
+
     if "://" in target:
         parts = urlsplit(target)
         if not is_absolute_http(target) or parts.username or parts.password or parts.fragment:

@@ -9,7 +9,6 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..config.plan import access_table, diff
 from ._common import EXIT_INVALID, load_or_exit
 
 __all__ = ["plan_command"]
@@ -37,6 +36,8 @@ def plan_command(
       git show main:configs/prod.yaml > /tmp/old.yaml
       keycard-serve plan configs/prod.yaml --against /tmp/old.yaml
     """
+    from ..config.plan import access_table, diff
+
     table = access_table(load_or_exit(config, imports=False))
     changes = None
     if against is not None:

@@ -9,14 +9,15 @@ import sys
 from dataclasses import replace
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from ..config import DevZoneConfig, LoadedConfig
 from ..errors import KeycardServeError
-from ..launcher.serve import serve
 from ._common import fail, load_or_exit
+
+if TYPE_CHECKING:
+    from ..config import LoadedConfig
 
 __all__ = ["dev_command", "run_command"]
 
@@ -91,6 +92,8 @@ def dev_command(
 
       keycard-serve dev configs/quickstart.yaml
     """
+    from ..config import DevZoneConfig
+
     loaded = load_or_exit(config, imports=True)
     dev = loaded.config.zone.dev or DevZoneConfig()
     if user is not None:
@@ -109,6 +112,8 @@ def _serve(
     log_level: LogLevel | None,
     reload: bool,
 ) -> None:
+    from ..launcher.serve import serve  # FastMCP and uvicorn: only once there is a server
+
     level_name = log_level.value if log_level else loaded.config.log_level
     level = level_name.upper()
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")

@@ -8,7 +8,6 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..config import json_schema
 from ._common import EXIT_INVALID, fail
 
 __all__ = ["schema_command"]
@@ -31,6 +30,8 @@ def schema_command(
 
       keycard-serve schema -o schemas/keycard-serve.schema.json --check   # in CI
     """
+    from ..config import json_schema
+
     text = json.dumps(json_schema(), indent=2) + "\n"
     if check:
         if output is None:

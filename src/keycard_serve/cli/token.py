@@ -7,8 +7,6 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..config._provider import advertised_scopes
-from ..launcher.dev import dev_zone_for
 from ._common import fail, load_or_exit
 
 __all__ = ["token_command"]
@@ -34,6 +32,9 @@ def token_command(
 
       curl -H "Authorization: Bearer $(keycard-serve token configs/quickstart.yaml)" ...
     """
+    from ..config._provider import advertised_scopes
+    from ..launcher.dev import dev_zone_for
+
     loaded = load_or_exit(config, imports=False)
     dev = loaded.config.zone.dev
     if dev is None:

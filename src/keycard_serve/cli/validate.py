@@ -6,12 +6,12 @@ import asyncio
 import json
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ..config import ConfigError, Finding, import_tools, load_config
-from ..config.online import check_online
+if TYPE_CHECKING:
+    from ..config import Finding
 from ._common import EXIT_INVALID, EXIT_OK
 
 __all__ = ["validate_command"]
@@ -60,11 +60,15 @@ def validate_command(
 
 def _check(path: Path, online: bool) -> tuple[bool, list[Finding]]:
     """Whether ``path`` is valid, and every finding: load, imports, then the zone if asked."""
+    from ..config import ConfigError, import_tools, load_config
+
     try:
         loaded = import_tools(load_config(path))
     except ConfigError as exc:
         return False, exc.findings
     findings = list(loaded.warnings)
     if online:
+        from ..config.online import check_online  # the network stack, only when asked
+
         findings += asyncio.run(check_online(loaded))
     return not any(finding.severity == "error" for finding in findings), findings

@@ -7,11 +7,15 @@ of the file.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..credentials import ApplicationCredential, ClientSecret, PrivateKeyJWT
 from ..errors import ConfigurationError
-from ..provider import AuthProvider
 from .loader import LoadedConfig
 from .models import ClientSecretCredentials, ServeConfig
+
+if TYPE_CHECKING:
+    from ..provider import AuthProvider
 
 __all__ = ["advertised_scopes", "build_provider", "credential_from"]
 
@@ -51,6 +55,8 @@ def build_provider(
     A dev zone passes its running issuer as ``zone_url`` and its server client as
     ``credential``; without them a dev-zone config raises ``ConfigurationError``.
     """
+    from ..provider import AuthProvider  # FastMCP: only for the commands that serve or check
+
     config = loaded.config
     zone = config.zone
     if zone.dev is not None and zone_url is None:

@@ -24,14 +24,15 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, TypeVar
-
-from fastmcp import FastMCP
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._signature import find_context_parameter
 from ._tools import tool_specs
 from .findings import ConfigError, Finding
 from .loader import LoadedConfig
+
+if TYPE_CHECKING:
+    from fastmcp import FastMCP
 
 __all__ = ["import_tools"]
 
@@ -154,6 +155,8 @@ def _search_path(base_dir: Path) -> None:
 
 
 def _load_app(reference: str) -> FastMCP:
+    from fastmcp import FastMCP  # imported with the user's code, not with the loader
+
     app = _import(reference)
     if not isinstance(app, FastMCP) and callable(app) and _takes_no_arguments(app):
         try:

@@ -14,8 +14,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from fastmcp import FastMCP
 from pydantic import ValidationError
 
 from ._locate import Locator, format_path, validation_findings
@@ -25,6 +25,9 @@ from ._types import LoadContext
 from ._yaml import YamlError, parse_yaml, read_file
 from .findings import ConfigError, Finding
 from .models import ServeConfig
+
+if TYPE_CHECKING:
+    from fastmcp import FastMCP
 
 __all__ = ["LoadedConfig", "load_config"]
 
