@@ -240,12 +240,62 @@ def test_token_from_the_dev_zone_is_for_this_server():
     assert claims["scope"] == "calendar:write"
 
 
+COMMANDS = ["run", "dev", "validate", "plan", "schema", "token", "doctor"]
+
+
 def test_version_and_help_with_examples():
     assert runner.invoke(app, ["--version"]).output.startswith("keycard-serve ")
-    for command in ["run", "dev", "validate", "plan", "schema", "token", "doctor"]:
+    for command in COMMANDS:
         result = runner.invoke(app, [command, "--help"])
         assert result.exit_code == 0
         assert "Example" in result.output, command
+
+
+def _examples(command: str) -> list[str]:
+    """The example lines of a command's docstring (the indented lines of its \\b blocks)."""
+    (registered,) = [c for c in app.registered_commands if c.name == command]
+    lines = registered.callback.__doc__.split("Example", 1)[1].splitlines()
+    return [line.strip() for line in lines if line.startswith("      ") and line.strip()]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_can_be_copied_from_a_narrow_terminal(command):
+    result = runner.invoke(app, [command, "--help"], env={"COLUMNS": "60"})
+    assert result.exit_code == 0
+    shown = [line.strip() for line in result.output.splitlines()]
+    examples = _examples(command)
+    assert examples, command
+    for example in examples:  # each example stays one line, however long
+        assert example in shown, f"{command}: {example!r} was re-wrapped:\n{result.output}"
+    usage = result.output.splitlines()[0]
+    assert usage.startswith(f"Usage: keycard-serve {command} [OPTIONS]")
+    assert "{" not in usage
+    for placeholder in ("<list[", "<path>", "<str>", "<int", "<float"):
+        assert placeholder not in result.output, (command, placeholder, result.output)
+
+
+def test_help_examples_that_were_split_stay_whole():
+    schema = runner.invoke(app, ["schema", "--help"], env={"COLUMNS": "60"}).output
+    assert "keycard-serve schema -o schemas/keycard-serve.schema.json --check   # in CI" in schema
+    token = runner.invoke(app, ["token", "--help"], env={"COLUMNS": "60"}).output
+    assert '"Authorization: Bearer $(keycard-serve token configs/quickstart.yaml)"' in token
+    assert "Usage: keycard-serve token [OPTIONS] CONFIG\n" in token
+
+
+def test_a_bad_choice_names_the_values_that_exist():
+    result = runner.invoke(app, ["doctor", "http://127.0.0.1:1/mcp", "--client", "vscodee"])
+    assert result.exit_code == 2
+    assert "'vscodee' is not one of 'ts-sdk', 'inspector'" in result.output
+    assert "Value error" not in result.output
+    level = runner.invoke(app, ["run", "configs/quickstart.yaml", "--log-level", "loud"])
+    assert "'loud' is not one of 'debug', 'info'" in level.output
+    assert "Value error" not in level.output
+
+
+def test_validate_without_a_file_says_one_is_missing():
+    result = runner.invoke(app, ["validate"])
+    assert result.exit_code == 2
+    assert "Missing argument 'CONFIG...'" in result.output
 
 
 def test_a_bare_config_argument_means_run(monkeypatch, tmp_path):

@@ -8,6 +8,7 @@ import typer
 
 from .._version import __version__
 from . import doctor, plan, run, schema, token, validate
+from ._help import Command
 
 __all__ = ["app"]
 
@@ -41,10 +42,10 @@ def _root(
     """keycard-serve"""
 
 
-app.command("run", no_args_is_help=True)(run.run_command)
-app.command("dev", no_args_is_help=True)(run.dev_command)
-app.command("validate", no_args_is_help=True)(validate.validate_command)
-app.command("plan", no_args_is_help=True)(plan.plan_command)
-app.command("schema")(schema.schema_command)
-app.command("token", no_args_is_help=True)(token.token_command)
-app.command("doctor", no_args_is_help=True)(doctor.doctor_command)
+app.command("run", cls=Command, no_args_is_help=True)(run.run_command)
+app.command("dev", cls=Command, no_args_is_help=True)(run.dev_command)
+app.command("validate", cls=Command)(validate.validate_command)  # no file: "Missing argument"
+app.command("plan", cls=Command, no_args_is_help=True)(plan.plan_command)
+app.command("schema", cls=Command)(schema.schema_command)
+app.command("token", cls=Command, no_args_is_help=True)(token.token_command)
+app.command("doctor", cls=Command, no_args_is_help=True)(doctor.doctor_command)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 from urllib.parse import urlsplit
@@ -13,15 +12,11 @@ import typer
 from ..doctor import CLIENTS
 from ..errors import KeycardServeError
 from ._common import EXIT_INVALID, EXIT_OK, EXIT_USAGE, fail
+from ._help import choice
 
 __all__ = ["doctor_command"]
 
-ClientName = Enum("ClientName", {p.name.replace("-", "_"): p.name for p in CLIENTS}, type=str)
-
-
-class Format(str, Enum):
-    text = "text"
-    json = "json"
+FORMATS = ("text", "json")
 
 
 def doctor_command(
@@ -32,12 +27,26 @@ def doctor_command(
             help="The MCP endpoint URL (http://127.0.0.1:8000/mcp) or a config file.",
         ),
     ],
-    format: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.text,
+    format: Annotated[
+        str,
+        typer.Option(
+            "--format", parser=choice(FORMATS), metavar="|".join(FORMATS), help="Output format."
+        ),
+    ] = "text",
     client: Annotated[
-        Optional[list[ClientName]],  # noqa: UP045
-        typer.Option("--client", help="Replay only this client; repeat for more (default: all)."),
+        Optional[list[str]],  # noqa: UP045
+        typer.Option(
+            "--client",
+            parser=choice([p.name for p in CLIENTS]),
+            metavar="CLIENT",
+            help="Replay only this client; repeat for more (default: all): "
+            + ", ".join(p.name for p in CLIENTS)
+            + ".",
+        ),
     ] = None,
-    timeout: Annotated[float, typer.Option(min=0.1, help="Seconds to wait for each answer.")] = 5.0,
+    timeout: Annotated[
+        float, typer.Option(min=0.1, metavar="SECONDS", help="Seconds to wait for each answer.")
+    ] = 5.0,
     register: Annotated[
         bool,
         typer.Option(
@@ -53,17 +62,17 @@ def doctor_command(
 
     Examples:
 
+    \b
       keycard-serve doctor http://127.0.0.1:8000/mcp
-
       keycard-serve doctor configs/quickstart.yaml --client vscode --client claude-ai
     """
     from ..doctor import diagnose, render_json, render_text
 
     url = _mcp_url(target)
-    chosen = {c.value for c in client or ()}
+    chosen = set(client or ())
     profiles = tuple(p for p in CLIENTS if not chosen or p.name in chosen)
     diagnosis = asyncio.run(diagnose(url, profiles, timeout=timeout, register=register))
-    typer.echo(render_json(diagnosis) if format is Format.json else render_text(diagnosis))
+    typer.echo(render_json(diagnosis) if format == "json" else render_text(diagnosis))
     raise typer.Exit(EXIT_OK if diagnosis.ok else EXIT_INVALID)
 
 

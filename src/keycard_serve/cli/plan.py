@@ -15,10 +15,14 @@ __all__ = ["plan_command"]
 
 
 def plan_command(
-    config: Annotated[Path, typer.Argument(help="The config to plan.", show_default=False)],
+    config: Annotated[
+        Path, typer.Argument(metavar="CONFIG", help="The config to plan.", show_default=False)
+    ],
     against: Annotated[
         Optional[Path],  # noqa: UP045
-        typer.Option("--against", help="An older version of the config to diff against."),
+        typer.Option(
+            "--against", metavar="FILE", help="An older version of the config to diff against."
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     fail_on_widening: Annotated[
@@ -30,9 +34,8 @@ def plan_command(
 
     Examples:
 
+    \b
       keycard-serve plan configs/multi-resource.yaml
-
-      \b
       git show main:configs/prod.yaml > /tmp/old.yaml
       keycard-serve plan configs/prod.yaml --against /tmp/old.yaml
     """

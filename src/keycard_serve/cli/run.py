@@ -7,7 +7,6 @@ import logging
 import os
 import sys
 from dataclasses import replace
-from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
@@ -15,17 +14,24 @@ import typer
 
 from ..errors import KeycardServeError
 from ._common import fail, load_or_exit
+from ._help import choice
 
 if TYPE_CHECKING:
     from ..config import LoadedConfig
 
 __all__ = ["dev_command", "run_command"]
 
-ConfigArg = Annotated[Path, typer.Argument(help="The keycard-serve YAML file.", show_default=False)]
-HostOpt = Annotated[Optional[str], typer.Option(help="Listen address (default: from base_url).")]  # noqa: UP045
+ConfigArg = Annotated[
+    Path,
+    typer.Argument(metavar="CONFIG", help="The keycard-serve YAML file.", show_default=False),
+]
+HostOpt = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option(metavar="HOST", help="Listen address (default: from base_url)."),
+]
 PortOpt = Annotated[
     Optional[int],  # noqa: UP045
-    typer.Option(min=1, max=65535, help="Listen port (default: from base_url)."),
+    typer.Option(min=1, max=65535, metavar="PORT", help="Listen port (default: from base_url)."),
 ]
 ReloadOpt = Annotated[
     bool,
@@ -36,17 +42,15 @@ ReloadOpt = Annotated[
 ]
 
 
-class LogLevel(str, Enum):
-    debug = "debug"
-    info = "info"
-    warning = "warning"
-    error = "error"
-    critical = "critical"
-
-
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 LogLevelOpt = Annotated[
-    Optional[LogLevel],  # noqa: UP045
-    typer.Option("--log-level", help="Log level (default: from the config)."),
+    Optional[str],  # noqa: UP045
+    typer.Option(
+        "--log-level",
+        parser=choice(LOG_LEVELS),
+        metavar="|".join(LOG_LEVELS),
+        help="Log level (default: from the config).",
+    ),
 ]
 
 
@@ -63,10 +67,9 @@ def run_command(
 
     Examples:
 
+    \b
       keycard-serve configs/minimal.yaml
-
       keycard-serve run configs/minimal.yaml --port 9000 --log-level debug
-
       keycard-serve run configs/minimal.yaml --reload   # apply edits without a restart
     """
     _serve(load_or_exit(config, imports=True), host, port, log_level, reload)
@@ -76,7 +79,9 @@ def dev_command(
     config: ConfigArg,
     user: Annotated[
         Optional[str],  # noqa: UP045
-        typer.Option(help="The user the development zone signs in (default: alice)."),
+        typer.Option(
+            metavar="USER", help="The user the development zone signs in (default: alice)."
+        ),
     ] = None,
     host: HostOpt = None,
     port: PortOpt = None,
@@ -90,6 +95,7 @@ def dev_command(
 
     Example:
 
+    \b
       keycard-serve dev configs/quickstart.yaml
     """
     from ..config import DevZoneConfig
@@ -109,12 +115,12 @@ def _serve(
     loaded: LoadedConfig,
     host: str | None,
     port: int | None,
-    log_level: LogLevel | None,
+    log_level: str | None,
     reload: bool,
 ) -> None:
     from ..launcher.serve import serve  # FastMCP and uvicorn: only once there is a server
 
-    level_name = log_level.value if log_level else loaded.config.log_level
+    level_name = log_level or loaded.config.log_level
     level = level_name.upper()
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLevelName(level)))

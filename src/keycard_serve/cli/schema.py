@@ -16,7 +16,9 @@ __all__ = ["schema_command"]
 def schema_command(
     output: Annotated[
         Optional[Path],  # noqa: UP045
-        typer.Option("--output", "-o", help="Write to this file instead of stdout."),
+        typer.Option(
+            "--output", "-o", metavar="FILE", help="Write to this file instead of stdout."
+        ),
     ] = None,
     check: Annotated[
         bool, typer.Option(help="Exit 1 if --output differs from the generated schema.")
@@ -26,8 +28,8 @@ def schema_command(
 
     Examples:
 
+    \b
       keycard-serve schema -o schemas/keycard-serve.schema.json
-
       keycard-serve schema -o schemas/keycard-serve.schema.json --check   # in CI
     """
     from ..config import json_schema

@@ -13,14 +13,19 @@ __all__ = ["token_command"]
 
 
 def token_command(
-    config: Annotated[Path, typer.Argument(help="A config with zone: {dev: true}.")],
+    config: Annotated[
+        Path, typer.Argument(metavar="CONFIG", help="A config with zone: {dev: true}.")
+    ],
     user: Annotated[
         Optional[str],  # noqa: UP045
-        typer.Option(help="The token's subject (default: the dev zone's user)."),
+        typer.Option(metavar="USER", help="The token's subject (default: the dev zone's user)."),
     ] = None,
     scope: Annotated[
         Optional[list[str]],  # noqa: UP045
-        typer.Option(help="A scope to include; repeat for more (default: every tool scope)."),
+        typer.Option(
+            metavar="SCOPE",
+            help="A scope to include; repeat for more (default: every tool scope).",
+        ),
     ] = None,
 ) -> None:
     """Print an access token for the server of CONFIG, signed by its development zone.
@@ -30,6 +35,7 @@ def token_command(
 
     Example:
 
+    \b
       curl -H "Authorization: Bearer $(keycard-serve token configs/quickstart.yaml)" ...
     """
     from ..config._provider import advertised_scopes

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -13,19 +12,24 @@ import typer
 if TYPE_CHECKING:
     from ..config import Finding
 from ._common import EXIT_INVALID, EXIT_OK
+from ._help import choice
 
 __all__ = ["validate_command"]
 
 
-class Format(str, Enum):
-    text = "text"
-    json = "json"
-    github = "github"
+FORMATS = ("text", "json", "github")
 
 
 def validate_command(
-    configs: Annotated[list[Path], typer.Argument(help="Config files to check.")],
-    format: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.text,
+    configs: Annotated[
+        list[Path], typer.Argument(metavar="CONFIG...", help="Config files to check.")
+    ],
+    format: Annotated[
+        str,
+        typer.Option(
+            "--format", parser=choice(FORMATS), metavar="|".join(FORMATS), help="Output format."
+        ),
+    ] = "text",
     online: Annotated[
         bool,
         typer.Option(help="Also check discovery and the credentials against the zone."),
@@ -37,22 +41,22 @@ def validate_command(
 
     Examples:
 
+    \b
       keycard-serve validate configs/*.yaml
-
       keycard-serve validate --format github configs/prod.yaml   # GitHub Actions annotations
     """
     results = {path: _check(path, online) for path in configs}
     valid = all(ok for ok, _ in results.values())
-    if format is Format.json:
+    if format == "json":
         files = [
             {"file": str(path), "valid": ok, "issues": [f.to_dict() for f in findings]}
             for path, (ok, findings) in results.items()
         ]
         typer.echo(json.dumps({"valid": valid, "files": files}, indent=2))
     for path, (ok, findings) in results.items():
-        if format is Format.github:
+        if format == "github":
             typer.echo("\n".join(f.format_github() for f in findings), nl=bool(findings))
-        elif format is Format.text:
+        elif format == "text":
             typer.echo("".join(f.format_text() + "\n" for f in findings), nl=False)
             typer.echo(f"{path}: {'valid' if ok else 'invalid'}")
     raise typer.Exit(EXIT_OK if valid else EXIT_INVALID)
