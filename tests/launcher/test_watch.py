@@ -52,7 +52,7 @@ class Kubelet:
         self.directory = directory
 
     def publish(self, files: dict[str, str | bytes], *, mode: int = 0o644) -> None:
-        self.directory.mkdir(exist_ok=True)
+        self.directory.mkdir(parents=True, exist_ok=True)
         data = self.directory / "..data"
         old = data.resolve() if data.is_symlink() else None
         stamp = time.strftime("%Y_%m_%d_%H_%M_%S", time.gmtime())
@@ -218,6 +218,18 @@ def test_every_replacement_is_followed_every_time(tmp_path, kind):
             text = server.text(update)
             REPLACEMENTS[kind](server.config, text)
             server.wait_for_reloads(update, text)
+
+
+@pytest.mark.parametrize("kind", ["directory-recreated", "directory-renamed"])
+def test_a_replaced_directory_is_watched_itself_afterwards(tmp_path, kind):
+    """After the directory is replaced, an edit inside it (nothing else stirs) still counts:
+    the watch moved to the new directory, even one that got the old inode number back."""
+    with serving(tmp_path, first_write(kind)) as server:
+        for update in range(1, 2 * UPDATES + 1, 2):
+            REPLACEMENTS[kind](server.config, server.text(update))
+            server.wait_for_reloads(update, server.text(update))
+            in_place(server.config, server.text(update + 1))
+            server.wait_for_reloads(update + 1, server.text(update + 1))
 
 
 def test_a_spurious_event_reloads_nothing(tmp_path):

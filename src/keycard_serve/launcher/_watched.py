@@ -42,6 +42,11 @@ class Layout:
     flat: frozenset[Directory]
     deep: frozenset[Directory]
 
+    @property
+    def directories(self) -> frozenset[Path]:
+        """Every watched directory's path."""
+        return frozenset(directory.path for directory in (*self.flat, *self.deep))
+
 
 @dataclass(frozen=True)
 class Changes:
@@ -85,6 +90,8 @@ class WatchedFiles:
         self._digests = {path: _digest(path) for path in (config, *self._secrets)}
         if config_sha256 is not None:
             self._digests[config] = config_sha256
+        self._modules: dict[Path, str] = {}
+        self._listed: tuple[int, tuple[Path, ...]] = (0, ())  # len(sys.modules), roots
         self._module_digests: dict[Path, str] = {}
         self._modules_changed()  # the modules' baseline
 
@@ -123,7 +130,14 @@ class WatchedFiles:
     def _modules_changed(self) -> tuple[str, ...]:
         reimport = []
         module_digests: dict[Path, str] = {}
-        for path, name in module_files(self._module_roots()).items():
+        roots = self._module_roots()
+        if (
+            len(sys.modules),
+            roots,
+        ) != self._listed:  # listing costs ~0.1 s: only when it may differ
+            self._listed = (len(sys.modules), roots)
+            self._modules = module_files(roots)
+        for path, name in self._modules.items():
             before, now = self._module_digests.get(path), _digest(path)
             if now is None:
                 if before is not None:

@@ -34,7 +34,7 @@ import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from watchfiles import DefaultFilter, awatch
+from watchfiles import Change, DefaultFilter, awatch
 
 from ..config import LoadedConfig
 from ._watched import Layout, WatchedFiles, module_files
@@ -67,7 +67,7 @@ async def watch(reloader: Reloader, roots: list[Path], stop: asyncio.Event) -> N
     changes content, until ``stop`` is set. A reload that raises is logged; watching goes on.
     """
     files = WatchedFiles(reloader.path, roots, config_sha256=reloader.status.sha256)
-    stirred = asyncio.Event()
+    stirred = _Stirred()
     watching: Layout | None = None
     woken = False
     async with contextlib.AsyncExitStack() as stack:
@@ -88,15 +88,35 @@ async def watch(reloader: Reloader, roots: list[Path], stop: asyncio.Event) -> N
                 continue  # look again: the files may have moved on meanwhile
             if woken:
                 logger.debug("a watched directory stirred; no followed file changed")
-            await _first(stirred, stop)
-            stirred.clear()
+            await _first(stirred.arrived, stop)
+            if stirred.take() & layout.directories:
+                # A watched directory was itself deleted, created or renamed: its watch may be
+                # dead even when a new directory got the old inode number back.
+                watching = None
             woken = True
 
 
+class _Stirred:
+    """Paths the watches reported since the last ``take``; ``arrived`` is set when any did."""
+
+    def __init__(self) -> None:
+        self.arrived = asyncio.Event()
+        self._paths: set[Path] = set()
+
+    def add(self, changes: set[tuple[Change, str]]) -> None:
+        self._paths.update(Path(path) for _, path in changes)
+        self.arrived.set()
+
+    def take(self) -> set[Path]:
+        self.arrived.clear()
+        paths, self._paths = self._paths, set()
+        return paths
+
+
 @contextlib.asynccontextmanager
-async def _watching(layout: Layout, stirred: asyncio.Event) -> AsyncIterator[None]:
-    """Set ``stirred`` on any event in ``layout`` while inside; the watches are in place on
-    entry, so a file read after entering cannot change unseen."""
+async def _watching(layout: Layout, stirred: _Stirred) -> AsyncIterator[None]:
+    """Report every event in ``layout`` to ``stirred`` while inside; the watches are in place
+    on entry, so a file read after entering cannot change unseen."""
     halt = asyncio.Event()
     pumps = [
         asyncio.create_task(_pump(paths, recursive=recursive, stirred=stirred, halt=halt))
@@ -115,13 +135,13 @@ async def _watching(layout: Layout, stirred: asyncio.Event) -> AsyncIterator[Non
 
 
 async def _pump(
-    paths: list[Path], *, recursive: bool, stirred: asyncio.Event, halt: asyncio.Event
+    paths: list[Path], *, recursive: bool, stirred: _Stirred, halt: asyncio.Event
 ) -> None:
     # Direct entries of a directory all matter (a link named ..data, a backup file~ renamed);
     # recursively watched module trees skip caches and editors' temporaries.
     watch_filter = DefaultFilter() if recursive else None
     try:
-        async for _ in awatch(
+        async for changes in awatch(
             *paths,
             watch_filter=watch_filter,
             recursive=recursive,
@@ -130,10 +150,10 @@ async def _pump(
             stop_event=halt,
             ignore_permission_denied=True,
         ):
-            stirred.set()
-    except OSError as exc:  # a directory vanished before it could be watched
-        logger.debug("watching %s stopped: %s", ", ".join(map(str, paths)), exc)
-        stirred.set()  # look again: the layout has changed
+            stirred.add(changes)
+    except OSError as exc:  # vanished before it could be watched, or out of inotify watches
+        logger.warning("cannot watch %s: %s", ", ".join(map(str, paths)), exc)
+        stirred.add(set())  # look again: a vanished directory makes a new layout
 
 
 async def _first(*events: asyncio.Event) -> None:
@@ -147,7 +167,7 @@ async def _first(*events: asyncio.Event) -> None:
 
 
 def _log_layout(layout: Layout, *, first: bool) -> None:
-    directories = sorted({directory.path for directory in (*layout.flat, *layout.deep)})
+    directories = sorted(layout.directories)
     logger.log(
         logging.INFO if first else logging.DEBUG,
         "watching %s for changes",
