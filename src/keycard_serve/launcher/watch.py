@@ -22,7 +22,12 @@ parent, which sees the directory itself replaced); links are resolved again afte
 event, and the watch moves when they point elsewhere. Any event only prompts a look: a reload
 happens when the SHA-256 of the config or of a secret file differs from the last look, and a
 tool module is re-imported when its own content differs, so a spurious event (a ``touch``, a
-rewrite with the same bytes) changes nothing.
+rewrite with the same bytes, a ConfigMap update of another key) changes nothing. An event
+naming a watched directory itself restarts the watches (a recreated directory may get the
+old inode number back). A secret file starts being followed once a config naming it loads.
+
+Not seen: a directory replaced two or more levels above the file (``/srv/app`` swapped under
+``/srv/app/etc/conf/keycard-serve.yaml``); point a symbolic link at each release instead.
 """
 
 from __future__ import annotations
