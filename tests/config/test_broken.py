@@ -19,7 +19,10 @@ _EXPECT = re.compile(rb"^# expect: (.*)$", re.MULTILINE)
 
 
 def _expectations(path: Path) -> list[str]:
-    found = [match.decode() for match in _EXPECT.findall(path.read_bytes())]
+    data = path.read_bytes()
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # utf-16.yaml states its error in UTF-16
+        data = data.decode("utf-16").encode()
+    found = [match.decode() for match in _EXPECT.findall(data)]
     assert found, f"{path.name} has no '# expect:' line"
     return [f"{path}:{text}" for text in found]  # every finding has a line, 1:1 for the file
 

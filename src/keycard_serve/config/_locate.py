@@ -143,7 +143,8 @@ def _message(detail: Any, path: Key, owner: type[BaseModel] | None) -> str:
     if kind in ("string_too_short", "too_short"):
         return "must not be empty"
     if kind in _EXPECTED:
-        return f"expected {_EXPECTED[kind]}, got {_describe(detail['input'])}"
+        message = f"expected {_EXPECTED[kind]}, got {_describe(detail['input'])}"
+        return message + _glued_dash(detail["input"])
     return detail["msg"].replace("Input should be", "must be", 1)
 
 
@@ -152,6 +153,14 @@ def _unknown_key(name: str, allowed: list[str]) -> str:
     if close:
         return f"unknown key; did you mean {close[0]!r}?"
     return f"unknown key; allowed keys here: {', '.join(allowed)}"
+
+
+def _glued_dash(value: Any) -> str:
+    """A hint for ``-key: value``: a list item missing the space after its dash."""
+    glued = [key for key in value if key.startswith("-")] if isinstance(value, dict) else []
+    if not glued:
+        return ""
+    return f"; '{glued[0]}' needs a space after '-' to start a list item: - {glued[0][1:]}"
 
 
 def _describe(value: Any) -> str:

@@ -6,7 +6,8 @@ rendering; it keeps the last of duplicate keys; and its YAML 1.1 resolver turns 
 False and ``0777`` into 511. So this module composes nodes with no constructor at all:
 
 * anchors and aliases are refused when the parser meets them, before any data exists;
-* the file is capped in size and nesting depth and must be UTF-8 without NUL bytes;
+* the file is capped in size and nesting depth and must be UTF-8 without NUL bytes (UTF-16
+  and UTF-32 files are named as such);
 * every scalar stays a string (plain ``~``/``null``/empty become None), and the typed models
   decide what a string may mean; explicit tags such as ``!!python/...`` are refused;
 * a duplicate key is reported with both lines.
@@ -24,6 +25,8 @@ from yaml.parser import Parser
 from yaml.reader import Reader
 from yaml.resolver import BaseResolver
 from yaml.scanner import Scanner
+
+from ._yaml_hints import explain, wrong_encoding
 
 __all__ = ["MAX_BYTES", "MAX_DEPTH", "Document", "YamlError", "parse_yaml", "read_file"]
 
@@ -85,6 +88,9 @@ def read_file(path: Path) -> bytes:
 
 def parse_yaml(data: bytes) -> Document:
     """Compose ``data`` into a ``Document`` whose top level is a mapping."""
+    encoding = wrong_encoding(data)
+    if encoding is not None:
+        raise YamlError(f"the file is {encoding} text; save it as UTF-8", 1, 1)
     nul = data.find(b"\0")
     if nul >= 0:
         raise YamlError("file contains a NUL byte; it is not a text file", *_position(data, nul))
@@ -103,11 +109,8 @@ def parse_yaml(data: bytes) -> Document:
         mark = exc.problem_mark
         raise YamlError(str(exc.problem), mark.line + 1, mark.column + 1) from None
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        message = f"invalid YAML: {exc.problem or exc.context}"
-        if exc.context and exc.context_mark and exc.problem:
-            message += f" ({exc.context} started at line {exc.context_mark.line + 1})"
-        raise YamlError(message, *((mark.line + 1, mark.column + 1) if mark else ())) from None
+        explained = explain(exc, text)
+        raise YamlError(explained.message, explained.line, explained.column) from None
     except yaml.reader.ReaderError as exc:
         raise YamlError(
             f"control character U+{exc.character:04X} is not allowed",
