@@ -302,6 +302,19 @@ function buildProvider() {
   if (onBehalfOfEnabled) {
     next.registerGrantType(JWT_BEARER, onBehalfOf, ['assertion', 'requested_token_use', 'scope']);
   }
+  // RFC 6749 section 5.2: a client not allowed the grant type gets unauthorized_client;
+  // oidc-provider answers invalid_request. Decided by the client's grant types, not by words.
+  next.use(async (ctx, nextMiddleware) => {
+    await nextMiddleware();
+    const { route, client, params } = ctx.oidc ?? {};
+    if (route === 'token' && ctx.status === 400 && ctx.body?.error === 'invalid_request'
+      && client && params?.grant_type && !client.grantTypeAllowed(params.grant_type)) {
+      ctx.body = {
+        error: 'unauthorized_client',
+        error_description: `the client may not use the grant type ${params.grant_type}`,
+      };
+    }
+  });
   if (bridge) next.use(bridge.middleware);
   if (shapes.length) next.use(dropNoAudience);
   next.use(async (ctx, nextMiddleware) => {

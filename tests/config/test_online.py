@@ -10,9 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
+from typer.testing import CliRunner
 
+from keycard_serve.cli import app
 from keycard_serve.config import load_config
 from keycard_serve.config.online import check_online
 from tests.support.fake_zone import in_memory_zone
@@ -106,3 +109,40 @@ async def test_failed_discovery_is_placed_on_the_zone(write: Callable[..., Path]
     ((line, field, severity, message),) = await _check(write, setup)
     assert (line, field, severity) == (3, "zone", "error")
     assert message.startswith("discovery failed: ")
+
+
+@pytest.mark.parametrize(
+    ("answer", "said"),
+    [
+        (
+            {"error": "invalid_request", "error_description": "bad subject"},
+            "invalid_request (bad subject)",
+        ),
+        ({"error": "access_denied"}, "access_denied"),
+    ],
+)
+async def test_an_ambiguous_refusal_is_reported_without_vouching_for_the_credentials(
+    write: Callable[..., Path], answer: dict, said: str
+) -> None:
+    def setup(zone):
+        zone.token_handler = _answer(400, answer)
+
+    ((line, field, severity, message),) = await _check(write, setup)
+    assert (line, field, severity) == (5, "credentials", "warning")
+    assert message == (
+        f"the zone refused the probe: {said}; the credentials were not refused as "
+        "invalid_client, but this answer does not confirm them"
+    )
+
+
+def test_validate_online_says_a_dev_zone_was_not_checked(write: Callable[..., Path]) -> None:
+    config = write(
+        'version: 1\nserver: {name: t, base_url: "http://127.0.0.1:8000/"}\nzone:\n  dev: true\n'
+        'tools: [{function: "examples.weather:forecast"}]\n'
+    )
+    result = CliRunner().invoke(app, ["validate", "--online", str(config)])
+    assert result.exit_code == 0, result.output
+    assert result.output == (
+        f"{config}:4:8: warning: zone.dev: online checks skipped: a development zone runs "
+        f"inside the launcher\n{config}: valid\n"
+    )

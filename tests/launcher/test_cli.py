@@ -160,6 +160,17 @@ def test_schema_check_detects_drift(tmp_path):
     assert "out of date" in drift.output
 
 
+def test_schema_check_of_a_missing_file_says_it_does_not_exist(tmp_path):
+    missing = tmp_path / "missing.json"
+    result = runner.invoke(app, ["schema", "--output", str(missing), "--check"])
+    assert result.exit_code == 1
+    assert f"{missing} does not exist: create it with keycard-serve schema -o {missing}" in (
+        result.output
+    )
+    assert "out of date" not in result.output
+    assert not missing.exists()
+
+
 def test_schema_is_printed_as_json():
     result = runner.invoke(app, ["schema"])
     assert json.loads(result.output)["title"]

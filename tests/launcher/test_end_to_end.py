@@ -208,6 +208,8 @@ def test_validate_online_checks_discovery_and_credentials(
     assert online.returncode == (1 if problem else 0), online.stdout + online.stderr
     if problem:
         assert f"credentials: {problem}" in online.stdout
+    else:  # oidc-provider answers the probe's bad subject token as RFC 8693 2.2.2 says
+        assert "warning: credentials: the zone refused the probe: invalid_request" in online.stdout
     assert "SENTINEL" not in online.stdout + online.stderr
     assert "keycard-serve.invalid" not in online.stderr  # the probe's failure is not logged
 

@@ -38,7 +38,10 @@ def schema_command(
     if check:
         if output is None:
             raise fail("--check needs --output FILE", code=2)
-        if not output.is_file() or output.read_text() != text:
+        if not output.is_file():
+            message = f"{output} does not exist: create it with keycard-serve schema -o {output}"
+            raise fail(message, EXIT_INVALID)
+        if output.read_text() != text:
             message = f"{output} is out of date: run keycard-serve schema -o {output}"
             raise fail(message, EXIT_INVALID)
         return

@@ -4,9 +4,14 @@ Discovery must succeed (RFC 8414, with a matching issuer) and, when the zone lis
 types, name token exchange; the credentials must be accepted by the token endpoint. The
 credential check sends a token exchange (RFC 8693) with a deliberately invalid subject token:
 an authorization server authenticates the client before it looks at the grant (RFC 6749
-section 5.2), so the error code tells bad credentials (``invalid_client``) and a client not
-allowed the grant (``unauthorized_client``) from good ones (any other refusal). An exchange
-that could not be made at all is reported as "could not check", never as bad credentials.
+section 5.2), so the OAuth error code alone tells bad credentials (``invalid_client``) and a
+client not allowed the grant (``unauthorized_client``) from a probe refused for its subject
+token (``invalid_grant``, ``invalid_target``, ``invalid_scope``). ``invalid_request`` (RFC 8693
+section 2.2.2's answer for a bad subject token, but also some servers' answer for a grant the
+client may not use) and unknown codes are reported as what they are, a refused probe, with
+no claim about the credentials. An exchange that could not be made at all is reported as
+"could not check", never as bad credentials. A dev zone is not checked (it lives inside the
+launcher), and the result says so.
 """
 
 from __future__ import annotations
@@ -27,9 +32,9 @@ __all__ = ["check_online"]
 
 _PROBE_SUBJECT = "keycard-serve-validate-probe"
 _PROBE_RESOURCE = "https://keycard-serve.invalid/validate"
-# OAuth error codes that say the client authenticated but the probe itself was refused.
-_PROBE_REFUSED = ("invalid_request", "invalid_grant", "invalid_target", "invalid_scope")
-_OIDC_PROVIDER_GRANT_REFUSED = "requested grant type is not allowed for this client"
+# OAuth error codes that say the client authenticated and the probe's subject token or
+# target was refused, as it should be.
+_PROBE_REFUSED = ("invalid_grant", "invalid_target", "invalid_scope")
 
 
 async def check_online(
@@ -37,12 +42,14 @@ async def check_online(
 ) -> list[Finding]:
     """The problems the zone reports with ``loaded``, placed on the config's lines.
 
-    Empty when all is well, and for a dev zone (it lives inside the launcher). ``transport``
-    replaces the network (tests). Never raises for an unreachable zone: that is a finding.
+    Empty when all is well; for a dev zone (it lives inside the launcher) a warning that
+    nothing was checked. ``transport`` replaces the network (tests). Never raises for an
+    unreachable zone: that is a finding.
     """
     config = loaded.config
     if config.zone.dev is not None:
-        return []
+        message = "online checks skipped: a development zone runs inside the launcher"
+        return [loaded.locator.at(("zone", "dev"), message, "warning")]
     pool = ClientPool(transport=transport)
     try:
         discovery = ZoneDiscovery(resolve_zone_url(config.zone.id, config.zone.url), pool.get)
@@ -78,19 +85,17 @@ def _judge(loaded: LoadedConfig, exc: TokenExchangeError) -> list[Finding]:
     if exc.error == "invalid_client":
         message = "the zone refused the client credentials (invalid_client)"
         return [loaded.locator.at(where, message)]
-    if exc.error == "unauthorized_client" or _grant_refused_by_oidc_provider(exc):
+    if exc.error == "unauthorized_client":
         reason = exc.description or exc.error
         message = f"this client may not use token exchange: {reason}"
         return [loaded.locator.at(where, message)]
     if exc.error is None:  # no OAuth answer: network, timeout, discovery, HTTP error page
         return [loaded.locator.at(where, f"could not check the credentials: {exc.message}")]
     if exc.error not in _PROBE_REFUSED:
-        message = f"unexpected answer to the probe: {exc.error}"
+        said = f"{exc.error} ({exc.description})" if exc.description else exc.error
+        message = (
+            f"the zone refused the probe: {said}; the credentials were not refused as "
+            "invalid_client, but this answer does not confirm them"
+        )
         return [loaded.locator.at(where, message, "warning")]
     return []
-
-
-def _grant_refused_by_oidc_provider(exc: TokenExchangeError) -> bool:
-    """node-oidc-provider answers a client not allowed a grant with ``invalid_request`` and
-    this description, where RFC 6749 section 5.2 says ``unauthorized_client``."""
-    return exc.error == "invalid_request" and exc.description == _OIDC_PROVIDER_GRANT_REFUSED
