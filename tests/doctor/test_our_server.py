@@ -184,6 +184,29 @@ def test_usage_errors_exit_2(args):
     assert result.exit_code == 2, result.output
 
 
+def test_the_base_url_instead_of_the_mcp_url_gets_did_you_mean(server):
+    result = runner.invoke(app, ["doctor", server.base_url])
+    assert result.exit_code == 1
+    hint = (
+        f"did you mean {server.mcp_url}? {server.base_url} is not an MCP endpoint, and "
+        f"{server.mcp_url} answers as a protected one: keycard-serve doctor {server.mcp_url}"
+    )
+    assert result.output.splitlines()[2] == hint  # first, under the title
+    assert result.output.rstrip().endswith(hint)  # and last, under the verdict
+    assert result.output.count(f"fix: did you mean {server.mcp_url}?") == len(CLIENTS)
+    as_json = runner.invoke(app, ["doctor", server.base_url, "--format", "json"])
+    assert json.loads(as_json.stdout)["did_you_mean"] == server.mcp_url
+
+
+def test_no_did_you_mean_when_nothing_answers_one_path_down(authserver):
+    """A 404 whose /mcp is no protected MCP endpoint either: no guess."""
+    result = runner.invoke(app, ["doctor", authserver.issuer + "/nothing/", "--format", "json"])
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    assert report["clients"][0]["requests"][0]["status"] == 404
+    assert report["did_you_mean"] is None
+
+
 def test_an_unreachable_server_fails_every_client():
     result = runner.invoke(app, ["doctor", f"http://127.0.0.1:{free_port()}/mcp", "--timeout", "1"])
     assert result.exit_code == 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -24,6 +25,10 @@ from .web import browser_checks
 __all__ = ["diagnose"]
 
 _CHALLENGE_PARAM = re.compile(r'([\w-]+)\s*=\s*(?:"([^"]*)"|([^\s,]+))')
+_POST_HEADERS = {
+    "Content-Type": "application/json",
+    "Accept": "application/json, text/event-stream",
+}
 _INITIALIZE = {
     "jsonrpc": "2.0",
     "id": 1,
@@ -47,13 +52,40 @@ async def diagnose(
     # trust_env=False: no proxy variables and, above all, no credentials from ~/.netrc.
     async with httpx.AsyncClient(follow_redirects=False, trust_env=False) as client:
         probe = Probe(client, timeout=timeout, allowed=url)
-        reports = [await _Replay(profile, url, probe, register).run() for profile in clients]
-    return Diagnosis(url, tuple(reports))
+        nearby = await _nearby_endpoint(probe, url)
+        reports = [
+            await _Replay(profile, url, probe, register, nearby).run() for profile in clients
+        ]
+    return Diagnosis(url, tuple(reports), nearby)
+
+
+async def _nearby_endpoint(probe: Probe, url: str) -> str | None:
+    """``url`` + ``mcp`` when ``url`` is not an MCP endpoint (404 or 405 to an initialize)
+    but that URL one path segment down answers as a protected one (401 Bearer): the usual
+    mistake of giving the base URL instead of the MCP endpoint's."""
+    given = await probe.send("POST", url, _POST_HEADERS, _INITIALIZE)
+    if given.status not in (404, 405):
+        return None
+    path = urlsplit(url).path
+    candidate = urlunsplit(urlsplit(url)._replace(path=path.rstrip("/") + "/mcp", query=""))
+    answer = await probe.send("POST", candidate, _POST_HEADERS, _INITIALIZE)
+    challenge = answer.headers.get("www-authenticate", "")
+    if answer.status == 401 and challenge.lower().startswith("bearer"):
+        return candidate
+    return None
 
 
 class _Replay:
-    def __init__(self, profile: ClientProfile, url: str, probe: Probe, register: bool) -> None:
+    def __init__(
+        self,
+        profile: ClientProfile,
+        url: str,
+        probe: Probe,
+        register: bool,
+        nearby: str | None = None,
+    ) -> None:
         self.profile = profile
+        self.nearby = nearby
         self.url = url
         self.register = register
         self.trace = Trace(probe, browser_origin=profile.browser_origin)
@@ -65,12 +97,7 @@ class _Replay:
         return ok
 
     async def run(self) -> ClientReport:
-        challenge = await self.trace.send(
-            "POST",
-            self.url,
-            {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"},
-            _INITIALIZE,
-        )
+        challenge = await self.trace.send("POST", self.url, _POST_HEADERS, _INITIALIZE)
         if challenge.status is None:
             self.check(
                 "challenge",
@@ -115,6 +142,11 @@ class _Replay:
             )
         elif response.status != 401:
             detail = f"POST without a token answered {response.status}"
+            if self.nearby:
+                fix = (
+                    f"did you mean {self.nearby}? It answers 401 with a Bearer challenge: "
+                    "give clients (and doctor) the MCP endpoint URL, not the base URL"
+                )
         else:
             found = f"WWW-Authenticate scheme {scheme!r}" if header else "no WWW-Authenticate"
             detail = f"401 with {found}, not Bearer"

@@ -12,6 +12,8 @@ __all__ = ["render_json", "render_text", "to_dict"]
 
 def render_text(diagnosis: Diagnosis) -> str:
     lines = [f"keycard-serve doctor {diagnosis.url}", ""]
+    if diagnosis.nearby:
+        lines += [_did_you_mean(diagnosis), ""]
     for report in diagnosis.clients:
         lines += _client_text(report)
     failed = [report for report in diagnosis.clients if not report.ok]
@@ -21,9 +23,18 @@ def render_text(diagnosis: Diagnosis) -> str:
             for report in failed
         )
         lines.append(f"FAIL: {len(failed)} of {len(diagnosis.clients)} clients fail: {names}")
+        if diagnosis.nearby:
+            lines.append(_did_you_mean(diagnosis))
     else:
         lines.append(f"PASS: all {len(diagnosis.clients)} clients pass")
     return "\n".join(lines)
+
+
+def _did_you_mean(diagnosis: Diagnosis) -> str:
+    return (
+        f"did you mean {diagnosis.nearby}? {diagnosis.url} is not an MCP endpoint, and "
+        f"{diagnosis.nearby} answers as a protected one: keycard-serve doctor {diagnosis.nearby}"
+    )
 
 
 def render_json(diagnosis: Diagnosis) -> str:
@@ -34,6 +45,7 @@ def to_dict(diagnosis: Diagnosis) -> dict[str, Any]:
     return {
         "url": diagnosis.url,
         "ok": diagnosis.ok,
+        "did_you_mean": diagnosis.nearby,
         "clients": [_client_dict(report) for report in diagnosis.clients],
     }
 

@@ -37,8 +37,12 @@ class ClientReport:
 
 @dataclass(frozen=True)
 class Diagnosis:
+    """``nearby``: the MCP endpoint found one path segment below ``url`` when ``url`` itself
+    is not one (the base URL given instead of the endpoint's), else None."""
+
     url: str
     clients: tuple[ClientReport, ...]
+    nearby: str | None = None
 
     @property
     def ok(self) -> bool:
