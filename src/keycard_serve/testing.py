@@ -1,22 +1,36 @@
-"""Test granted tools without an authorization server: ``mock_access_context``.
+"""Test granted tools without an authorization server: ``mock_access_context``, and
+``server_from_config`` for tools declared in a config file.
 
 Inside the ``with`` block every ``grant``-decorated tool receives a real ``AccessContext``
 built from the arguments, instead of exchanging tokens: no network, no patching, and it works
-with FastMCP's in-memory ``Client(mcp)``.
+with FastMCP's in-memory ``Client(mcp)``. ``server_from_config`` builds the server a config
+file describes, with its grants, in memory, so YAML-declared tools are tested the same way.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from ._exchange import ExchangedToken
-from ._grant import Grant, access_override
-from .access_context import AccessContext
-from .errors import TokenExchangeError
+from fastmcp import FastMCP
 
-__all__ = ["mock_access_context"]
+from ._exchange import ExchangedToken
+from ._grant import Binding, Grant, Resolver, access_override
+from .access_context import AccessContext
+from .config import import_tools, load_config
+from .config._provider import build_provider
+from .config.imports import _run
+from .errors import TokenExchangeError
+from .launcher.runtime import Runtime, Snapshot
+from .launcher.tools import ToolRegistry
+
+__all__ = ["mock_access_context", "server_from_config"]
+
+_NO_ZONE = (
+    "server_from_config has no authorization server: call the tools inside mock_access_context()"
+)
 
 
 @contextlib.contextmanager
@@ -79,3 +93,50 @@ class _AnyResource(AccessContext):
 
 def _token(access_token: str, grant: Grant) -> ExchangedToken:
     return ExchangedToken(access_token=access_token, resource=grant.resource, scope=grant.scopes)
+
+
+def server_from_config(
+    path: str | os.PathLike[str], environ: Mapping[str, str] | None = None
+) -> FastMCP:
+    """The FastMCP server the config file at ``path`` describes, built in memory for tests.
+
+    The config is loaded and validated as ``keycard-serve validate`` does (``environ``
+    supplies the ``${VAR}`` values, default ``os.environ``), its tool modules are imported
+    (from the config's directory, then the current one) and each tool is registered with its
+    ``grants`` and ``scopes`` from the file; with ``app:``, the app's tools are wrapped. Use it
+    with ``Client(mcp)`` inside ``mock_access_context()``, which supplies the tokens: nothing
+    here opens a socket or contacts a zone, and a granted tool called outside the mock gets an
+    ``AccessContext`` with a global error saying so. Raises ``ConfigError`` for an invalid
+    config, with file, line and field. Per-tool inbound ``scopes`` are enforced over HTTP by
+    the launcher, not by this in-memory server.
+    """
+    loaded = import_tools(load_config(path, environ=environ))
+    zone = loaded.config.zone
+    # The provider is never asked (see _OfflineRuntime); a dev zone has no URL to give it.
+    provider = build_provider(
+        loaded, zone_url="https://dev-zone.invalid" if zone.dev is not None else None
+    )
+    runtime = _OfflineRuntime(Snapshot.of(loaded, provider))
+    mcp = loaded.app or FastMCP(loaded.config.server.name)
+    registry = ToolRegistry(mcp, runtime)
+    if loaded.app is not None:
+        _run(registry.adopt)
+    registry.reconcile(loaded)
+    return mcp
+
+
+class _OfflineRuntime(Runtime):
+    """The launcher's runtime, minus the zone: outside ``mock_access_context`` a granted call
+    gets an error instead of a token exchange."""
+
+    def binding(self, tool: str) -> Binding:
+        def bind() -> tuple[Resolver, Sequence[Grant]]:
+            return _no_zone, self.current.grants(tool)
+
+        return bind
+
+
+async def _no_zone(
+    token: str | None, expires_at: float | None, grants: Sequence[Grant]
+) -> AccessContext:
+    return AccessContext.failed(_NO_ZONE, code="no_zone")
