@@ -126,7 +126,10 @@ class Reloader:
 
     async def _apply(self, loaded: LoadedConfig, *, reimported: bool) -> str:
         current = self._runtime.current
-        if loaded.sha256 == current.loaded.sha256 and not reimported:
+        # Same bytes can still mean new values: a *_file secret rotated in its own volume.
+        same_bytes = loaded.sha256 == current.loaded.sha256
+        unchanged = same_bytes and loaded.config == current.loaded.config
+        if unchanged and not reimported:
             self.status.last_error = self.status.last_error_at = None
             return "config unchanged"
         old, new = current.loaded.config, loaded.config
