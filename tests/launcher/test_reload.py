@@ -306,6 +306,27 @@ async def test_a_tool_scope_change_is_published_and_keeps_the_cached_tokens(relo
     assert after == before
 
 
+
+def test_a_tool_scope_added_by_a_reload_is_enforced_over_http(reloading):
+    """With no scoped tool the HTTP guard lets requests through unread; a reload that adds
+    one turns it on for the next request."""
+    with_token_tool = f"  - function: reload_tools:token_for_a\n    grants: [{A}]\n"
+    reloading.apply(reloading.text(extra=with_token_tool))
+    token = reloading.token()  # every advertised scope: none yet
+    call = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "tools/call",
+        "params": {"name": "token_for_a", "arguments": {}},
+    }
+    headers = {"Authorization": f"Bearer {token}", "Accept": "application/json, text/event-stream"}
+    before = httpx.post(reloading.launched.mcp_url, headers=headers, json=call)
+    assert before.status_code != 403  # the transport's own answer (no session here)
+    reloading.apply(reloading.text(extra=with_token_tool + "    scopes: [tokens:read]\n"))
+    after = httpx.post(reloading.launched.mcp_url, headers=headers, json=call)
+    assert after.status_code == 403
+    assert 'scope="tokens:read"' in after.headers["www-authenticate"]
+
 async def test_a_failing_module_is_reported_briefly_in_healthz(reloading):
     module = reloading.directory / "reload_tools.py"
     module.write_text(TOOLS_MODULE + "\nraise RuntimeError('SENTINEL-detail')\n")

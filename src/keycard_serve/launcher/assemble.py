@@ -104,5 +104,6 @@ def _http_middleware(runtime: Runtime, auth: KeycardAuth) -> list[Middleware]:
             path=runtime.current.loaded.config.server.path,
             required_scopes=lambda name: runtime.current.scopes(name),
             challenge=auth.insufficient_scope_challenge,
+            active=lambda: runtime.current.scoped,
         )
     ]

@@ -23,11 +23,13 @@ class Snapshot:
     loaded: LoadedConfig
     provider: AuthProvider
     tools: Mapping[str, ToolSpec]
+    scoped: bool = False  # some tool needs inbound scopes beyond the zone's
 
     @classmethod
     def of(cls, loaded: LoadedConfig, provider: AuthProvider) -> Snapshot:
         """The snapshot of ``loaded`` served with ``provider``."""
-        return cls(loaded, provider, {tool.name: tool for tool in loaded.tools})
+        tools = {tool.name: tool for tool in loaded.tools}
+        return cls(loaded, provider, tools, any(tool.scopes for tool in loaded.tools))
 
     def grants(self, tool: str) -> Sequence[Grant]:
         """The resources ``tool`` gets delegated tokens for; empty for an unknown tool."""

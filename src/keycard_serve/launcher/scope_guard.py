@@ -17,6 +17,7 @@ from fastmcp.exceptions import ToolError
 from fastmcp.server.dependencies import get_access_token
 from fastmcp.server.middleware import Middleware, MiddlewareContext
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
+from mcp_types import CallToolRequestParams
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .._urls import endpoint_path
@@ -32,6 +33,8 @@ class ToolScopeGuard:
     ``path`` is the MCP endpoint's path as configured (any spelling); ``required_scopes``
     maps a tool name to the scopes it needs; ``challenge`` builds the 403's
     ``WWW-Authenticate`` from the missing scopes (``KeycardAuth.insufficient_scope_challenge``).
+    ``active()`` says whether any tool has scopes now; while it is false requests pass
+    unread (the body is neither buffered nor parsed).
     """
 
     def __init__(
@@ -41,8 +44,10 @@ class ToolScopeGuard:
         path: str,
         required_scopes: Callable[[str], Sequence[str]],
         challenge: Callable[[Sequence[str]], str],
+        active: Callable[[], bool] = lambda: True,
     ) -> None:
         self.app = app
+        self.active = active
         # "/", "/mcp/", "mcp": compared in the one canonical spelling, request path included.
         self.path = endpoint_path(path)
         self.required_scopes = required_scopes
@@ -55,6 +60,7 @@ class ToolScopeGuard:
             or scope["method"] != "POST"
             or endpoint_path(scope["path"]) != self.path
             or not isinstance(user, AuthenticatedUser)
+            or not self.active()
         ):
             await self.app(scope, receive, send)
             return
@@ -145,6 +151,14 @@ class ToolScopeMiddleware(Middleware):
 
     def __init__(self, required_scopes: Callable[[str], Sequence[str]]) -> None:
         self.required_scopes = required_scopes
+
+    async def __call__(self, context: MiddlewareContext, call_next):
+        # Overridden whole (FastMCP's documented signature) so other messages cost one call:
+        # Middleware.__call__ builds its chain of hooks on every message. Only the typed
+        # tools/call pass carries CallToolRequestParams (the outer pass has the raw params).
+        if context.method == "tools/call" and isinstance(context.message, CallToolRequestParams):
+            return await self.on_call_tool(context, call_next)
+        return await call_next(context)
 
     async def on_call_tool(self, context: MiddlewareContext, call_next):
         needed = list(self.required_scopes(context.message.name))

@@ -25,9 +25,11 @@ class SessionTracker(Middleware):
     def __init__(self) -> None:
         self._sessions: weakref.WeakSet[Any] = weakref.WeakSet()
 
-    async def on_request(self, context: MiddlewareContext, call_next):
+    async def __call__(self, context: MiddlewareContext, call_next):
+        # Overridden whole (FastMCP's documented signature): only requests matter, and
+        # Middleware.__call__ would build its chain of hooks on every message.
         ctx = context.fastmcp_context
-        if ctx is not None:
+        if ctx is not None and context.type == "request":
             # No session for this request (stateless), or one that cannot be tracked.
             with contextlib.suppress(RuntimeError, TypeError):
                 self._sessions.add(ctx.session)
