@@ -175,6 +175,8 @@ async def test_a_valid_token_is_verified(
         ({"scope": None, "scp": ["a", "b"]}, ("a", "b"), "vscode"),
         ({"scope": None, "scp": "a  b"}, ("a", "b"), "vscode"),
         ({"scope": None}, (), "vscode"),
+        ({"scope": ["a", "b"]}, ("a", "b"), "vscode"),  # Duende: an array
+        ({"scope": "a b", "scp": ["b", "c"]}, ("a", "b", "c"), "vscode"),  # both: the union
         ({"client_id": None, "azp": "cursor"}, ("mcp:tools", "files:read"), "cursor"),
         ({"client_id": None}, ("mcp:tools", "files:read"), None),
     ],
@@ -191,7 +193,7 @@ async def test_scopes_and_client_id(
 @pytest.mark.parametrize(
     "changes",
     [
-        {"scope": ["mcp:tools"]},
+        {"scope": ["mcp:tools files:read"]},
         {"scope": None, "scp": [1]},
         {"scope": None, "scp": {"a": 1}},
         {"client_id": 7},

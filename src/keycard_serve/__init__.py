@@ -13,7 +13,9 @@ Map of the package (one concept per module; data flows config -> provider -> ada
       _delegation      one caller token -> an AccessContext, all resources concurrently
       _exchange_cache  exchanged tokens reused until near expiry; refusals remembered briefly
       _exchange        RFC 8693 request and response (ExchangedToken); _circuit breaks outages
-      credentials      how the server authenticates to the zone (ClientSecret, PrivateKeyJWT)
+      _exchange_profile  how the zone wants delegation asked for (RFC 8693 or on-behalf-of)
+      credentials      how the server authenticates to the zone (ClientSecret, PrivateKeyJWT,
+                       WorkloadIdentity)
       access_context   what a granted tool reads: tokens and error dicts, by resource
     _http              one pooled httpx client per loop, byte caps, deadlines
     _protocol, _algorithms, _singleflight   shared identifiers, JWS table, one-flight calls
@@ -32,11 +34,17 @@ from ._version import __version__
 if TYPE_CHECKING:
     from ._discovery import AuthorizationServerMetadata
     from ._exchange import ExchangedToken
+    from ._exchange_profile import ExchangeProfile
     from ._fastmcp_auth import KeycardAuth
     from ._grant import Grant
     from ._verifier import VerifiedToken
     from .access_context import AccessContext
-    from .credentials import ApplicationCredential, ClientSecret, PrivateKeyJWT
+    from .credentials import (
+        ApplicationCredential,
+        ClientSecret,
+        PrivateKeyJWT,
+        WorkloadIdentity,
+    )
     from .errors import (
         ConfigurationError,
         DiscoveryError,
@@ -57,6 +65,7 @@ __all__ = [
     "ClientSecret",
     "ConfigurationError",
     "DiscoveryError",
+    "ExchangeProfile",
     "ExchangedToken",
     "Grant",
     "JWKSError",
@@ -68,6 +77,7 @@ __all__ = [
     "TokenError",
     "TokenExchangeError",
     "VerifiedToken",
+    "WorkloadIdentity",
     "__version__",
 ]
 
@@ -81,6 +91,7 @@ _HOMES = {
     "ClientSecret": "credentials",
     "ConfigurationError": "errors",
     "DiscoveryError": "errors",
+    "ExchangeProfile": "_exchange_profile",
     "ExchangedToken": "_exchange",
     "Grant": "_grant",
     "JWKSError": "errors",
@@ -92,6 +103,7 @@ _HOMES = {
     "TokenError": "errors",
     "TokenExchangeError": "errors",
     "VerifiedToken": "_verifier",
+    "WorkloadIdentity": "credentials",
 }
 
 

@@ -98,9 +98,22 @@ class Delegator:
     async def _one(
         self, subject_token: str, expires_at: float | None, grant: Grant
     ) -> ExchangedToken:
-        key = cache_key(subject_token, grant.resource, grant.scopes, self._exchanger.client_id)
+        key = cache_key(
+            subject_token,
+            grant.resource,
+            grant.scopes,
+            self._exchanger.client_id,
+            audience=grant.audience,
+            target=grant.target,
+        )
         return await self._cache.get_or_exchange(
             key,
-            lambda: self._exchanger.exchange(subject_token, grant.resource, grant.scopes),
+            lambda: self._exchanger.exchange(
+                subject_token,
+                grant.resource,
+                grant.scopes,
+                audience=grant.audience,
+                target=grant.target,
+            ),
             not_after=expires_at,
         )

@@ -19,10 +19,11 @@ import httpx
 
 from ._circuit import CircuitBreaker
 from ._discovery import AuthorizationServerMetadata
+from ._exchange_profile import ExchangeProfile, Target
 from ._http import HTTPFailure, JSONResult, request_json
-from ._protocol import ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT
+from ._protocol import ACCESS_TOKEN_TYPE
 from .credentials import ApplicationCredential
-from .errors import DiscoveryError, TokenExchangeError
+from .errors import ConfigurationError, DiscoveryError, TokenExchangeError
 
 __all__ = [
     "ExchangedToken",
@@ -36,6 +37,7 @@ logger = logging.getLogger("keycard_serve._exchange")
 _MAX_RESPONSE_BYTES = 64 * 1024
 _MAX_EXPIRES_IN = 24 * 3600
 _MAX_RETRY_AFTER = 5.0
+_DEFAULT_PROFILE = ExchangeProfile()
 
 
 @dataclass(frozen=True)
@@ -48,23 +50,21 @@ class ExchangedToken:
     expires_in: int | None = None
     expires_at: float | None = None
     scope: tuple[str, ...] = ()
-    issued_token_type: str = ACCESS_TOKEN_TYPE
+    issued_token_type: str | None = ACCESS_TOKEN_TYPE
 
 
 def build_exchange_form(
-    subject_token: str, resource: str, scopes: Sequence[str] = ()
+    subject_token: str,
+    resource: str,
+    scopes: Sequence[str] = (),
+    *,
+    audience: str | None = None,
+    target: Target | None = None,
+    profile: ExchangeProfile = _DEFAULT_PROFILE,
 ) -> dict[str, str]:
-    """The RFC 8693 section 2.1 form body (client authentication is added separately)."""
-    form = {
-        "grant_type": TOKEN_EXCHANGE_GRANT,
-        "subject_token": subject_token,
-        "subject_token_type": ACCESS_TOKEN_TYPE,
-        "requested_token_type": ACCESS_TOKEN_TYPE,
-        "resource": resource,
-    }
-    if scopes:
-        form["scope"] = " ".join(scopes)
-    return form
+    """The RFC 8693 section 2.1 form body, or the on-behalf-of one ``profile`` asks for
+    (``ExchangeProfile.form``); client authentication is added separately."""
+    return profile.form(subject_token, resource, scopes, audience=audience, target=target)
 
 
 class TokenExchanger:
@@ -72,7 +72,10 @@ class TokenExchanger:
 
     ``metadata`` returns the zone's validated metadata (discovery); ``client_factory`` the
     pooled ``httpx.AsyncClient``; ``deadline`` bounds each exchange, retries included, in
-    seconds; ``clock`` (epoch seconds) stamps ``ExchangedToken.expires_at``.
+    seconds; ``clock`` (epoch seconds) stamps ``ExchangedToken.expires_at``; ``profile`` is
+    the request the zone expects (RFC 8693 by ``resource`` by default). A credential whose
+    ``assertion_audience`` is ``"issuer"`` signs its assertion for the issuer instead of the
+    token endpoint (FAPI 2.0, the RFC 7523 update).
     """
 
     def __init__(
@@ -85,8 +88,10 @@ class TokenExchanger:
         retries: int = 1,
         breaker: CircuitBreaker | None = None,
         clock: Callable[[], float] = time.time,
+        profile: ExchangeProfile = _DEFAULT_PROFILE,
     ) -> None:
         self._metadata = metadata
+        self._profile = profile
         self._clock = clock
         self._breaker = breaker or CircuitBreaker()
         self._credential = credential
@@ -100,9 +105,18 @@ class TokenExchanger:
         return self._credential.client_id if self._credential else None
 
     async def exchange(
-        self, subject_token: str, resource: str, scopes: Sequence[str] = ()
+        self,
+        subject_token: str,
+        resource: str,
+        scopes: Sequence[str] = (),
+        *,
+        audience: str | None = None,
+        target: Target | None = None,
     ) -> ExchangedToken:
         """Exchange ``subject_token`` for a token whose audience is ``resource`` (RFC 8693).
+
+        ``audience`` and ``target`` override how the request names the API (``ExchangeProfile``);
+        ``resource`` stays the name of the result and of its errors.
 
         Raises ``TokenExchangeError`` (never a token or secret in it) whose ``code`` is:
 
@@ -114,6 +128,8 @@ class TokenExchanger:
         - ``timeout``, ``network``: no answer within ``deadline`` or no connection
           (``retryable``); ``redirect``, ``too_large``: refused answers;
         - ``discovery_failed``: the zone's metadata is unavailable (``retryable``);
+        - the credential's code (``credential_expired``, ``credential_unreadable``...): our
+          own client authentication could not be made, nothing was sent (``retryable``);
         - ``zone_unavailable``: the circuit breaker is open, nothing was sent (``retryable``).
 
         5xx, 429 with a ``Retry-After`` up to 5 s, timeouts and network errors are retried
@@ -130,7 +146,7 @@ class TokenExchanger:
                 retryable=True,
             )
         try:
-            token = await self._exchange(subject_token, resource, scopes)
+            token = await self._exchange(subject_token, resource, scopes, audience, target)
         except TokenExchangeError as exc:
             self._breaker.record(healthy=not exc.retryable)
             raise
@@ -138,7 +154,12 @@ class TokenExchanger:
         return token
 
     async def _exchange(
-        self, subject_token: str, resource: str, scopes: Sequence[str]
+        self,
+        subject_token: str,
+        resource: str,
+        scopes: Sequence[str],
+        audience: str | None,
+        target: Target | None,
     ) -> ExchangedToken:
         started = time.monotonic()
         try:
@@ -150,6 +171,7 @@ class TokenExchanger:
                 code="discovery_failed",
                 retryable=True,
             ) from exc
+        form = self._profile.form(subject_token, resource, scopes, audience=audience, target=target)
         attempt = 0
         while True:
             remaining = self._deadline - (time.monotonic() - started)
@@ -161,7 +183,7 @@ class TokenExchanger:
                     retryable=True,
                 )
             try:
-                result = await self._send(metadata, subject_token, resource, scopes, remaining)
+                result = await self._send(metadata, dict(form), resource, remaining)
             except HTTPFailure as exc:
                 if exc.reason in ("network", "timeout") and attempt < self._retries:
                     attempt += 1
@@ -179,21 +201,35 @@ class TokenExchanger:
                 await asyncio.sleep(delay)
                 continue
             return parse_exchange_response(
-                result, resource, scopes, subject_token, now=self._clock()
+                result,
+                resource,
+                form.get("scope", "").split(),
+                subject_token,
+                now=self._clock(),
+                profile=self._profile,
             )
 
     async def _send(
         self,
         metadata: AuthorizationServerMetadata,
-        subject_token: str,
+        form: dict[str, str],
         resource: str,
-        scopes: Sequence[str],
         deadline: float,
     ) -> JSONResult:
-        form = build_exchange_form(subject_token, resource, scopes)
         headers = {"Accept": "application/json"}
-        if self._credential is not None:
-            self._credential.authenticate(form, headers, audience=metadata.token_endpoint)
+        credential = self._credential
+        if credential is not None:
+            by_issuer = getattr(credential, "assertion_audience", None) == "issuer"
+            audience = metadata.issuer if by_issuer else metadata.token_endpoint
+            try:
+                credential.authenticate(form, headers, audience=audience)
+            except ConfigurationError as exc:
+                raise TokenExchangeError(
+                    f"Token exchange for {resource} not attempted: {exc.message}",
+                    resource=resource,
+                    code=exc.code or "credential_unavailable",
+                    retryable=True,
+                ) from None
         return await request_json(
             self._client_factory(),
             "POST",
@@ -212,11 +248,14 @@ def parse_exchange_response(
     subject_token: str,
     *,
     now: float,
+    profile: ExchangeProfile = _DEFAULT_PROFILE,
 ) -> ExchangedToken:
     """Apply RFC 8693 section 2.2 to a response; raise ``TokenExchangeError`` on any flaw.
 
     Pure: ``now`` (epoch seconds) is when the response arrived, for ``expires_at``;
     ``expires_in`` is clamped to 24 h, and a missing or non-positive one leaves both None.
+    ``issued_token_type`` must be one ``profile`` accepts (an access token by default, so a
+    refresh or ID token is never used as one).
     """
     body = result.body
     if result.status != 200:
@@ -234,8 +273,12 @@ def parse_exchange_response(
     if not isinstance(token_type, str) or token_type.lower() != "bearer":
         raise _invalid(resource, f"token_type {token_type!r} is not Bearer")
     issued = body.get("issued_token_type")
-    if issued != ACCESS_TOKEN_TYPE:
-        raise _invalid(resource, f"issued_token_type {issued!r} is not an access token")
+    if not profile.accepts_issued(issued):
+        raise _invalid(
+            resource,
+            f"issued_token_type {issued!r} is not an access token of a type the exchange "
+            "settings accept (zone.exchange.issued_token_types)",
+        )
     expires_in = _expires_in(body.get("expires_in"))
     granted = tuple(body["scope"].split()) if isinstance(body.get("scope"), str) else tuple(scopes)
     if not set(granted) <= set(scopes) and scopes:

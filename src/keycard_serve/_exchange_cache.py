@@ -30,10 +30,23 @@ class _Entry:
 
 
 def cache_key(
-    subject_token: str, resource: str, scopes: Sequence[str], client_id: str | None
+    subject_token: str,
+    resource: str,
+    scopes: Sequence[str],
+    client_id: str | None,
+    *,
+    audience: str | None = None,
+    target: str | None = None,
 ) -> CacheKey:
-    """(sha256 of the caller's token, resource, sorted scopes, client id): one per exchange."""
+    """(sha256 of the caller's token, resource, sorted scopes, client id): one per exchange.
+
+    A grant naming its API by ``audience`` or its own ``target`` gets them after the resource
+    as a fragment, which a resource URI never has (RFC 8707 section 2), so two grants that
+    differ only there never share a token.
+    """
     digest = hashlib.sha256(subject_token.encode()).hexdigest()
+    if audience is not None or target is not None:
+        resource = f"{resource}#audience={audience or ''}&target={target or ''}"
     return (digest, resource, tuple(sorted(scopes)), client_id or "")
 
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import anyio.from_thread
 import anyio.to_thread
 
+from ._exchange_profile import Target
 from ._signature import find_context_parameter
 from .access_context import AccessContext
 from .errors import ConfigurationError, MissingContextError
@@ -44,10 +45,19 @@ STATE_KEY = "keycardai"
 
 @dataclass(frozen=True)
 class Grant:
-    """One resource a tool may reach, and the scopes to request for it (RFC 8693 ``scope``)."""
+    """One resource a tool may reach, and the scopes to request for it (RFC 8693 ``scope``).
+
+    ``resource`` is the name the tool reads its token by (``access(resource)``) and, by
+    default, what the exchange targets (RFC 8707). ``audience`` is the RFC 8693 ``audience``
+    to send instead or as well, for zones that name APIs by client id or API identifier
+    (Keycloak, Okta, Auth0); ``target`` (``resource``, ``audience`` or ``both``) overrides
+    the zone's ``ExchangeProfile.target`` for this grant.
+    """
 
     resource: str
     scopes: tuple[str, ...] = ()
+    audience: str | None = None
+    target: Target | None = None
 
 
 def normalize_grants(

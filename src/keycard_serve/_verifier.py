@@ -47,6 +47,43 @@ _DECODE_OPTIONS: Options = {
     "enforce_minimum_key_length": True,
 }
 
+# For a token without ``aud`` admitted through ``tokens_without_audience`` (Amazon Cognito).
+_NO_AUDIENCE_OPTIONS: Options = {
+    **_DECODE_OPTIONS,
+    "require": ["exp", "iat", "iss", "sub"],
+    "verify_aud": False,
+}
+# Claims only OpenID Connect ID tokens carry (OIDC Core sections 2 and 3.1.3.6), or that say so.
+_ID_TOKEN_CLAIMS = ("nonce", "at_hash", "c_hash")
+
+# What each refusal a zone's own shape can cause costs to accept, and the setting that does.
+_HINTS = {
+    "invalid_issuer": (
+        "if the zone signs with the same keys under another issuer name (Entra v1 tokens: "
+        "https://sts.windows.net/{tenant}/), add that exact issuer to zone.accepted_issuers "
+        "(cost: tokens of that issuer are accepted too, so name your own tenant exactly)"
+    ),
+    "invalid_audience": (
+        "if the zone names this server differently (a client id, api://..., a GUID), add that "
+        "value to zone.accepted_audiences (cost: every server registered under that name "
+        "accepts the same tokens); better, make the zone put this server's URL in aud"
+    ),
+    "missing_audience": (
+        "a token without aud names no resource; to accept such tokens (Amazon Cognito) from "
+        "chosen app clients, list them in zone.tokens_without_audience (cost: ANY access token "
+        "of those clients is accepted, whatever server it was meant for)"
+    ),
+    "missing_sub": (
+        "delegation needs a subject; Keycloak omits sub when the client lacks the basic "
+        "client scope: add it"
+    ),
+    "invalid_type": (
+        "if the zone types access tokens differently (Keycloak, Entra, Auth0: JWT), add it to "
+        "zone.accepted_token_types, or set zone.allow_untyped_tokens for none (Okta, Cognito); "
+        "cost: typ no longer tells access tokens from ID tokens, so ID-token claims are refused"
+    ),
+}
+
 # Most specific first: InvalidSignatureError is a kind of DecodeError.
 _PYJWT_CODES: tuple[tuple[type[jwt.PyJWTError], str, str], ...] = (
     (jwt.InvalidSignatureError, "invalid_signature", "the token's signature does not verify"),
@@ -73,7 +110,7 @@ class VerifiedToken:
 
 
 class JWTVerifier:
-    """Verifies RFC 9068 access tokens from one issuer for any of ``audiences``.
+    """Verifies RFC 9068 access tokens from ``issuer`` for any of ``audiences``.
 
     ``key_resolver`` maps the JOSE header to a key bound to its algorithm (for instance
     ``RemoteJWKSet.get_signing_key``); its ``jwks_no_matching_key`` and ``jwks_invalid_kid``
@@ -83,8 +120,19 @@ class JWTVerifier:
     is the complete list of allowed ``typ`` values, compared as RFC 7515 §4.1.9 says; it is
     also the escape hatch for authorization servers that omit or mislabel ``typ`` (``""`` or
     ``None`` admits a token without one), and the first token admitted through it is logged
-    as a warning. Symmetric algorithms and
-    ``none`` are refused at construction with ``ValueError``, as are bad numbers.
+    as a warning; a token admitted that way is refused when it carries ID-token claims
+    (``nonce``, ``at_hash``, ``c_hash``, a ``typ`` claim ``ID``, or a
+    ``token_use`` other than ``access``), since ``typ`` no longer tells the two apart.
+
+    ``issuer`` is one exact string or several (the discovery issuer first, then the zone's
+    other names for itself, such as Entra's v1 issuer). ``tokens_without_audience`` lists
+    client ids whose tokens may have no ``aud`` at all (Amazon Cognito): such a token is
+    accepted only with a ``client_id`` claim in that list and ``token_use`` ``access``.
+    Scopes are read from every claim in ``scope_claims`` (a space-separated string or a
+    JSON array of strings each; RFC 9068 section 2.2.3 ``scope``, Okta and Entra ``scp``),
+    and ``scope_prefix`` is put in front of each one that lacks it (Entra puts ``tools.read``
+    in ``scp`` for the scope ``api://app/tools.read``). Symmetric algorithms and ``none``
+    are refused at construction with ``ValueError``, as are bad numbers.
 
     An accepted token's verdict is remembered (``keycard_serve._verified_cache``, keyed by the
     token's SHA-256) from its ``iat``/``nbf`` minus ``leeway`` until its ``exp``, and serves
@@ -95,7 +143,7 @@ class JWTVerifier:
     def __init__(
         self,
         *,
-        issuer: str,
+        issuer: str | Sequence[str],
         audiences: Sequence[str],
         key_resolver: Callable[[Mapping[str, Any]], Awaitable[jwt.PyJWK]],
         algorithms: Sequence[str] = VERIFYING_ALGORITHMS,
@@ -103,9 +151,21 @@ class JWTVerifier:
         leeway: float = 30.0,
         max_token_bytes: int = 16_384,
         clock: Callable[[], float] = time.time,
+        tokens_without_audience: Sequence[str] = (),
+        scope_claims: Sequence[str] = ("scope", "scp"),
+        scope_prefix: str = "",
     ) -> None:
-        if not isinstance(issuer, str) or not issuer:
-            raise ValueError("issuer must be a non-empty string")
+        issuers = (issuer,) if isinstance(issuer, str) else tuple(issuer)
+        if not issuers or not all(isinstance(name, str) and name for name in issuers):
+            raise ValueError("issuer must be a non-empty string or a sequence of them")
+        for name, values in (
+            ("tokens_without_audience", tokens_without_audience),
+            ("scope_claims", scope_claims),
+        ):
+            if isinstance(values, str) or not all(isinstance(v, str) and v for v in values):
+                raise ValueError(f"{name} must be a sequence of non-empty strings")
+        if not isinstance(scope_prefix, str):
+            raise ValueError("scope_prefix must be a string")
         if isinstance(audiences, str) or not audiences:
             raise ValueError("audiences must be a non-empty sequence of strings")
         if not all(isinstance(audience, str) and audience for audience in audiences):
@@ -114,7 +174,10 @@ class JWTVerifier:
             raise ValueError(f"leeway must be a number of seconds from 0 to {_MAX_LEEWAY:g}")
         if not _is_number(max_token_bytes, int) or max_token_bytes <= 0:
             raise ValueError("max_token_bytes must be a positive integer")
-        self._issuer = issuer
+        self._issuers = issuers
+        self._without_audience = frozenset(tokens_without_audience)
+        self._scope_claims = tuple(scope_claims)
+        self._scope_prefix = scope_prefix
         self._audiences = list(audiences)
         self._key_resolver = key_resolver
         self._algorithms = _check_algorithms(algorithms)
@@ -124,6 +187,7 @@ class JWTVerifier:
         self._clock = clock
         self._warned = False
         self._verified: VerifiedTokenCache[VerifiedToken] = VerifiedTokenCache()
+        self._hinted: set[str] = set()
 
     async def verify(self, token: str) -> VerifiedToken:
         """Verify ``token`` and return what it grants.
@@ -162,9 +226,11 @@ class JWTVerifier:
         header, payload = self._decode(token)
         alg, typ_note = self._check_header(header)
         key = await self._resolve_key(header)
-        self._check_signature(token, key, alg)
+        self._check_signature(token, key, alg, payload)
+        if typ_note:
+            _refuse_id_token(payload)
         not_before, exp = self._check_times(payload)
-        verified = _verified(payload, exp)
+        verified = _verified(payload, exp, self._read_scopes(payload))
         if typ_note and not self._warned:
             self._warned = True
             _log.warning(
@@ -214,37 +280,80 @@ class JWTVerifier:
     def _check_type(self, header: dict[str, Any]) -> str | None:
         if "typ" not in header:
             if not self._typ_optional:
-                raise TokenError(
+                raise self._refusal(
                     "the token has no typ header; access tokens are typed at+jwt",
-                    code="invalid_type",
+                    "invalid_type",
+                    "invalid_type",
                 )
             return "without a typ header"
         typ = header["typ"]
         media_type = _media_type(typ) if isinstance(typ, str) else None
         if media_type not in self._types:
-            raise TokenError("the token's typ is not an accepted type", code="invalid_type")
+            raise self._refusal(
+                "the token's typ is not an accepted type", "invalid_type", "invalid_type"
+            )
         return None if media_type == AT_JWT_MEDIA_TYPE else f"with typ {media_type}"
 
-    def _check_signature(self, token: str, key: jwt.PyJWK, alg: str) -> None:
+    def _check_signature(
+        self, token: str, key: jwt.PyJWK, alg: str, payload: Mapping[str, Any]
+    ) -> None:
+        without_audience = "aud" not in payload and bool(self._without_audience)
         try:
             jwt.decode(
                 token,
                 key,
                 algorithms=[alg],
-                options=_DECODE_OPTIONS,
-                issuer=self._issuer,
-                audience=self._audiences,
+                options=_NO_AUDIENCE_OPTIONS if without_audience else _DECODE_OPTIONS,
+                issuer=self._issuers[0] if len(self._issuers) == 1 else self._issuers,
+                audience=None if without_audience else self._audiences,
             )
         except jwt.MissingRequiredClaimError as exc:
-            raise TokenError(
-                f"the token lacks the {exc.claim} claim", code="missing_claim"
+            hint = {"aud": "missing_audience", "sub": "missing_sub"}.get(exc.claim)
+            raise self._refusal(
+                f"the token lacks the {exc.claim} claim", "missing_claim", hint
             ) from exc
         except jwt.PyJWTError as exc:
             code, message = next(
                 ((code, message) for kind, code, message in _PYJWT_CODES if isinstance(exc, kind)),
                 ("malformed", "the token could not be decoded"),
             )
-            raise TokenError(message, code=code) from exc
+            raise self._refusal(message, code, code) from exc
+        if without_audience:
+            self._check_audienceless(payload)
+
+    def _check_audienceless(self, payload: Mapping[str, Any]) -> None:
+        """A token without ``aud``: only from a listed client, and only an access token."""
+        if payload.get("client_id") not in self._without_audience:
+            raise self._refusal(
+                "the token has no aud claim and its client_id is not in "
+                "zone.tokens_without_audience",
+                "missing_claim",
+                "missing_audience",
+            )
+        if payload.get("token_use") != "access":
+            raise TokenError(
+                "a token without aud is accepted only with token_use access",
+                code="invalid_claim",
+            )
+
+    def _read_scopes(self, payload: Mapping[str, Any]) -> tuple[str, ...]:
+        scopes = _scopes(payload, self._scope_claims)
+        prefix = self._scope_prefix
+        if not prefix:
+            return scopes
+        return tuple(dict.fromkeys(s if s.startswith(prefix) else prefix + s for s in scopes))
+
+    def _refusal(self, message: str, code: str, hint: str | None) -> TokenError:
+        """A ``TokenError``; when the zone's shape may be the cause, the message names the
+        setting that accepts it and its cost, and the first such refusal per cause is logged
+        (never the token)."""
+        advice = _HINTS.get(hint) if hint else None
+        if advice is None:
+            return TokenError(message, code=code)
+        if hint not in self._hinted:
+            self._hinted.add(hint)  # type: ignore[arg-type]
+            _log.warning("refused a bearer token: %s; %s", message, advice)
+        return TokenError(f"{message}; {advice}", code=code)
 
     def _check_times(self, payload: dict[str, Any]) -> tuple[float, float]:
         """Check exp, iat and nbf against the clock with leeway; return (max(iat, nbf), exp)."""
@@ -341,32 +450,46 @@ def _is_number(value: object, kind: type | tuple[type, ...] = (int, float)) -> b
     return isinstance(value, kind) and not isinstance(value, bool)
 
 
-def _verified(payload: dict[str, Any], exp: float) -> VerifiedToken:
+def _refuse_id_token(payload: Mapping[str, Any]) -> None:
+    """With ``typ`` relaxed, an ID token whose ``aud`` is an accepted client id would pass."""
+    marked = [name for name in _ID_TOKEN_CLAIMS if name in payload]
+    if payload.get("typ") == "ID" or marked or payload.get("token_use", "access") != "access":
+        raise TokenError(
+            "the token looks like an ID token, not an access token", code="invalid_type"
+        )
+
+
+def _verified(payload: dict[str, Any], exp: float, scopes: tuple[str, ...]) -> VerifiedToken:
     subject = payload["sub"]
     if not subject:
         raise TokenError("the sub claim is empty", code="invalid_claim")
-    audience = payload["aud"]
+    audience = payload.get("aud", ())
     return VerifiedToken(
         subject=subject,
         issuer=payload["iss"],
         audience=(audience,) if isinstance(audience, str) else tuple(audience),
-        scopes=_scopes(payload),
+        scopes=scopes,
         client_id=_client_id(payload),
         expires_at=int(exp),
         claims=MappingProxyType(payload),
     )
 
 
-def _scopes(payload: Mapping[str, Any]) -> tuple[str, ...]:
-    name = "scope" if "scope" in payload else "scp" if "scp" in payload else None
-    if name is None:
-        return ()
-    value = payload[name]
-    if isinstance(value, str):
-        return tuple(scope for scope in value.split(" ") if scope)
-    if name == "scp" and isinstance(value, list) and all(isinstance(s, str) for s in value):
-        return tuple(value)
-    raise TokenError(f"the {name} claim has the wrong type", code="invalid_claim")
+def _scopes(payload: Mapping[str, Any], names: Sequence[str]) -> tuple[str, ...]:
+    """The union of the scopes in each claim of ``names``: a space-separated string (RFC 9068
+    section 2.2.3) or a JSON array of strings (Okta's ``scp``, Duende's ``scope``)."""
+    scopes: list[str] = []
+    for name in names:
+        value = payload.get(name)
+        if value is None:
+            continue
+        if isinstance(value, str):
+            scopes += value.split(" ")
+        elif isinstance(value, list) and all(isinstance(s, str) and " " not in s for s in value):
+            scopes += value
+        else:
+            raise TokenError(f"the {name} claim has the wrong type", code="invalid_claim")
+    return tuple(dict.fromkeys(scope for scope in scopes if scope))
 
 
 def _client_id(payload: Mapping[str, Any]) -> str | None:

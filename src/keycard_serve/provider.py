@@ -15,6 +15,7 @@ from ._delegation import Delegator
 from ._discovery import AuthorizationServerMetadata, ZoneDiscovery
 from ._exchange import TokenExchanger
 from ._exchange_cache import ExchangeCache
+from ._exchange_profile import ExchangeProfile
 from ._fastmcp_auth import KeycardAuth, ProtectedResource
 from ._grant import Grant, grant_decorator, normalize_grants
 from ._http import ClientPool
@@ -37,6 +38,16 @@ class AuthProvider:
     at any RFC 8414 authorization server instead. ``mcp_base_url`` is the server's public URL;
     a trailing slash is added. Tokens are accepted when their audience is the MCP endpoint
     (``{mcp_base_url}mcp``) or the base URL itself, as the seed package configured it.
+
+    For authorization servers that do not follow RFC 9068 and RFC 8693 to the letter (see
+    README, "Using another authorization server"), each keyword accepts one named shape and
+    nothing else: ``accepted_issuers`` (exact ``iss`` values besides the discovery issuer),
+    ``accepted_audiences`` (exact ``aud`` values besides this server's URLs),
+    ``tokens_without_audience`` (client ids whose access tokens may have no ``aud``),
+    ``scope_claims`` (claims scopes are read from; ``scope`` and ``scp``, strings or arrays,
+    by default), ``scope_prefix`` (put before token scopes that lack it: Entra) and
+    ``exchange`` (an ``ExchangeProfile``: RFC 8693 by resource, by audience, or Entra's
+    on-behalf-of). Their defaults keep the strict behaviour.
     """
 
     def __init__(
@@ -52,6 +63,12 @@ class AuthProvider:
         accepted_token_types: Sequence[str | None] = ("at+jwt",),
         leeway: float = 30.0,
         exchange_timeout: float = 10.0,
+        accepted_issuers: Sequence[str] = (),
+        accepted_audiences: Sequence[str] = (),
+        tokens_without_audience: Sequence[str] = (),
+        scope_claims: Sequence[str] = ("scope", "scp"),
+        scope_prefix: str = "",
+        exchange: ExchangeProfile | None = None,
     ) -> None:
         self.zone_url = resolve_zone_url(zone_id, zone_url)
         self.zone_id = zone_id
@@ -72,17 +89,30 @@ class AuthProvider:
             application_credential = application_credential.for_zone(*keys)
         self.application_credential = application_credential
         self._accepted_token_types = tuple(accepted_token_types)
+        for name, values in (
+            ("accepted_issuers", accepted_issuers),
+            ("accepted_audiences", accepted_audiences),
+            ("tokens_without_audience", tokens_without_audience),
+        ):
+            if isinstance(values, str) or not all(isinstance(v, str) and v for v in values):
+                raise ConfigurationError(f"{name} must be a sequence of non-empty strings")
+        self._accepted_issuers = tuple(accepted_issuers)
+        self._accepted_audiences = tuple(accepted_audiences)
+        self._tokens_without_audience = tuple(tokens_without_audience)
+        self._scope_claims = tuple(scope_claims)
+        self._scope_prefix = scope_prefix
         self._leeway = leeway
         self._pool = ClientPool()
         self._discovery = ZoneDiscovery(self.zone_url, self._pool.get)
         self._jwks: RemoteJWKSet | None = None
-        self._verifiers: dict[tuple[str, tuple[str, ...]], JWTVerifier] = {}
+        self._verifiers: dict[tuple[tuple[str, ...], tuple[str, ...]], JWTVerifier] = {}
         self._cache = ExchangeCache()
         exchanger = TokenExchanger(
             self._discovery.metadata,
             application_credential,
             self._pool.get,
             deadline=exchange_timeout,
+            profile=exchange or ExchangeProfile(),
         )
         self._delegator = Delegator(exchanger, self._cache, leeway=leeway)
         self._remote_auth: KeycardAuth | None = None
@@ -130,24 +160,31 @@ class AuthProvider:
         return await self._discovery.metadata()
 
     async def verify(self, token: str, audiences: Sequence[str]) -> VerifiedToken:
-        """Verify an inbound bearer token for ``audiences``; raises ``TokenError``."""
+        """Verify an inbound bearer token for ``audiences`` or ``accepted_audiences``, issued by
+        the discovery issuer or one of ``accepted_issuers``; raises ``TokenError``."""
         metadata = await self._discovery.metadata()
-        key = (metadata.issuer, tuple(audiences))
+        issuers = tuple(dict.fromkeys((metadata.issuer, *self._accepted_issuers)))
+        accepted = tuple(dict.fromkeys((*audiences, *self._accepted_audiences)))
+        key = (issuers, accepted)
         verifier = self._verifiers.get(key)
         if verifier is None:
             verifier = JWTVerifier(
-                issuer=metadata.issuer,
-                audiences=audiences,
+                issuer=issuers,
+                audiences=accepted,
                 key_resolver=self._signing_key,
                 accepted_types=self._accepted_token_types,
                 leeway=self._leeway,
+                tokens_without_audience=self._tokens_without_audience,
+                scope_claims=self._scope_claims,
+                scope_prefix=self._scope_prefix,
             )
             self._verifiers = {key: verifier}
         return await verifier.verify(token)
 
     def audiences(self, mcp_path: str | None) -> tuple[str, ...]:
-        """The audiences this server accepts: the MCP endpoint URL and the base URL."""
-        return self.protected_resource.audiences(mcp_path)
+        """The audiences this server accepts: the MCP endpoint URL, the base URL, then
+        ``accepted_audiences``."""
+        return (*self.protected_resource.audiences(mcp_path), *self._accepted_audiences)
 
     async def aclose(self) -> None:
         """Close the pooled HTTP client of the running event loop."""

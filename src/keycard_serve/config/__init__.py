@@ -14,11 +14,13 @@ from .loader import LoadedConfig, load_config
 from .models import (
     ClientSecretCredentials,
     DevZoneConfig,
+    ExchangeConfig,
     GrantConfig,
     PrivateKeyJWTCredentials,
     ServeConfig,
     ServerConfig,
     ToolConfig,
+    WorkloadIdentityCredentials,
     ZoneConfig,
 )
 from .schema import json_schema
@@ -27,6 +29,7 @@ __all__ = [
     "ClientSecretCredentials",
     "ConfigError",
     "DevZoneConfig",
+    "ExchangeConfig",
     "Finding",
     "GrantConfig",
     "LoadedConfig",
@@ -35,6 +38,7 @@ __all__ = [
     "ServerConfig",
     "ToolConfig",
     "ToolSpec",
+    "WorkloadIdentityCredentials",
     "ZoneConfig",
     "import_tools",
     "json_schema",

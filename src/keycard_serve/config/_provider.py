@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..credentials import ApplicationCredential, ClientSecret, PrivateKeyJWT
+from ..credentials import ApplicationCredential, ClientSecret, PrivateKeyJWT, WorkloadIdentity
 from ..errors import ConfigurationError
 from .loader import LoadedConfig
-from .models import ClientSecretCredentials, ServeConfig
+from .models import ClientSecretCredentials, ServeConfig, WorkloadIdentityCredentials
 
 if TYPE_CHECKING:
     from ..provider import AuthProvider
@@ -36,11 +36,14 @@ def credential_from(config: ServeConfig) -> ApplicationCredential | None:
         return None
     if isinstance(credentials, ClientSecretCredentials):
         return ClientSecret((credentials.client_id, credentials.secret.get_secret_value()))
+    if isinstance(credentials, WorkloadIdentityCredentials):
+        return WorkloadIdentity(credentials.token_file, credentials.client_id)
     return PrivateKeyJWT(
         credentials.client_id,
         credentials.private_key.get_secret_value(),
         key_id=credentials.key_id,
         algorithm=credentials.algorithm,
+        assertion_audience=credentials.assertion_audience,
     )
 
 
@@ -74,4 +77,10 @@ def build_provider(
             if zone.allow_untyped_tokens
             else zone.accepted_token_types
         ),
+        accepted_issuers=zone.accepted_issuers,
+        accepted_audiences=zone.accepted_audiences,
+        tokens_without_audience=zone.tokens_without_audience,
+        scope_claims=zone.scope_claims,
+        scope_prefix=zone.scope_prefix or "",
+        exchange=zone.exchange.profile,
     )

@@ -6,14 +6,20 @@ its own model, while these name the exact field (``tools[2].function``) and line
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
+from ..credentials import read_platform_token
+from ..errors import ConfigurationError
 from ._locate import Locator
 from ._secrets import loose_mode
 from ._urls import is_plain_remote_http
 from .findings import Finding
-from .models import ServeConfig
+from .models import ServeConfig, WorkloadIdentityCredentials
+
+# Entra's multi-tenant issuer names: any tenant's tokens would carry a different issuer.
+_SHARED_TENANTS = ("common", "organizations", "consumers")
 
 __all__ = ["check_rules"]
 
@@ -25,14 +31,19 @@ def check_rules(config: ServeConfig, where: Locator) -> list[Finding]:
         *_tool_shapes(config, where),
         *_grants(config, where),
         *_secret_files(config, where),
+        *_token_shapes(config, where),
+        *_workload_identity(config, where),
     ]
 
 
 def _zone_dependent(config: ServeConfig, where: Locator) -> Iterator[Finding]:
     if config.zone.dev is not None:
         return
-    if config.credentials is None:
-        yield where.at(("credentials",), "required unless the zone is a dev zone (dev: true)")
+    if config.credentials is None and any(tool.grants for tool in config.tools):
+        yield where.at(
+            ("credentials",),
+            "required for tools with grants unless the zone is a dev zone (dev: true)",
+        )
     if is_plain_remote_http(config.server.base_url):
         yield where.at(
             ("server", "base_url"),
@@ -86,3 +97,50 @@ def _secret_files(config: ServeConfig, where: Locator) -> Iterator[Finding]:
                 f"the file is readable by group or others (mode {mode:04o}); chmod 600 it",
                 "warning",
             )
+
+
+def _token_shapes(config: ServeConfig, where: Locator) -> Iterator[Finding]:
+    """Settings that accept another server's token shapes, where they cost safety."""
+    zone = config.zone
+    for index, issuer in enumerate(zone.accepted_issuers):
+        segments = urlsplit(issuer).path.strip("/").split("/")
+        if "{" in issuer or any(segment in _SHARED_TENANTS for segment in segments):
+            yield where.at(
+                ("zone", "accepted_issuers", index),
+                "an accepted issuer is compared exactly and must name your own tenant; "
+                "templates and common/organizations/consumers would accept other tenants' "
+                "tokens signed with the same keys",
+            )
+    if zone.tokens_without_audience:
+        yield where.at(
+            ("zone", "tokens_without_audience"),
+            "tokens without aud are bound to no server: ANY access token of these app "
+            "clients is accepted, whatever it was meant for; use a client dedicated to this "
+            "server",
+            "warning",
+        )
+    if zone.exchange.flavour == "on_behalf_of" and zone.exchange.target != "resource":
+        yield where.at(
+            ("zone", "exchange", "target"),
+            "on_behalf_of names the API in scope (<audience or resource>/<scope>); "
+            "target is not used",
+            "warning",
+        )
+
+
+def _workload_identity(config: ServeConfig, where: Locator) -> Iterator[Finding]:
+    credentials = config.credentials
+    if not isinstance(credentials, WorkloadIdentityCredentials):
+        return
+    try:
+        _, expires_at = read_platform_token(credentials.token_file)
+    except ConfigurationError as exc:  # the file changed since it was loaded
+        yield where.at(("credentials", "token_file"), exc.message)
+        return
+    if expires_at is not None and expires_at <= time.time():
+        yield where.at(
+            ("credentials", "token_file"),
+            "the token in this file has expired; the platform must rotate it before the "
+            "server exchanges tokens",
+            "warning",
+        )

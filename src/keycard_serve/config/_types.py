@@ -29,6 +29,7 @@ from pydantic import (
 )
 
 from .._urls import resolve_zone_url
+from ..credentials import read_platform_token
 from ..errors import ConfigurationError
 from ._interpolate import InterpolationError, interpolate, secret_reference
 from ._secrets import SecretFile, read_secret_file
@@ -49,6 +50,7 @@ __all__ = [
     "Secret",
     "SecretFileRef",
     "Text",
+    "TokenFileRef",
     "ToolName",
     "Version",
     "ZoneId",
@@ -142,6 +144,25 @@ def _secret_file(value: Any, info: ValidationInfo) -> SecretFile:
     return read_secret_file(base / path)
 
 
+def _token_file(value: Any, info: ValidationInfo) -> Path:
+    """A workload identity token file: relative to the config, there now, holding a JWT.
+
+    Only the path is kept: the platform rotates the file, so it is read at every exchange.
+    """
+    if isinstance(value, Path):
+        return value
+    if not isinstance(value, str):
+        raise ValueError("expected a file path")
+    context = _load_context(info)
+    base = context.base_dir if context is not None else Path(os.getcwd())
+    path = base / Path(_expand(value, info)).expanduser()
+    try:
+        read_platform_token(path)
+    except ConfigurationError as exc:
+        raise ValueError(exc.message) from None
+    return path
+
+
 def _printable_file(value: SecretFile) -> SecretFile:
     _printable(value.value)
     return value
@@ -211,6 +232,11 @@ SecretFileRef = Annotated[
     PlainSerializer(lambda secret_file: str(secret_file.path), return_type=str),
 ]
 ClientSecretFileRef = Annotated[SecretFileRef, AfterValidator(_printable_file)]
+TokenFileRef = Annotated[
+    Path,
+    PlainValidator(_token_file, json_schema_input_type=str),
+    PlainSerializer(str, return_type=str),
+]
 BaseURL = Annotated[str, AfterValidator(check_http_url), _EnvInput]
 ZoneURL = Annotated[str, AfterValidator(partial(check_http_url, require_tls=True)), _EnvInput]
 ResourceURI = Annotated[

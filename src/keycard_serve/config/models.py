@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from .._algorithms import SIGNING_ALGORITHMS
+from .._exchange_profile import ExchangeProfile, token_type_uri
 from .._urls import normalize_base_url, resource_url
 from ._secrets import SecretFile, check_private_key
 from ._types import (
@@ -40,6 +41,7 @@ from ._types import (
     Secret,
     SecretFileRef,
     Text,
+    TokenFileRef,
     ToolName,
     Version,
     ZoneId,
@@ -51,13 +53,17 @@ __all__ = [
     "ClientSecretCredentials",
     "Credentials",
     "DevZoneConfig",
+    "ExchangeConfig",
     "GrantConfig",
     "PrivateKeyJWTCredentials",
     "ServeConfig",
     "ServerConfig",
     "ToolConfig",
+    "WorkloadIdentityCredentials",
     "ZoneConfig",
 ]
+
+_Target = Literal["resource", "audience", "both"]
 
 
 class _Model(BaseModel):
@@ -121,6 +127,45 @@ def _dev_zone(value: Any) -> Any:
     return None if value is False else value
 
 
+class ExchangeConfig(_Model):
+    """How delegation is asked for (README: "Using another authorization server")."""
+
+    flavour: Literal["token_exchange", "on_behalf_of"] = "token_exchange"
+    """token_exchange (RFC 8693), or on_behalf_of (Microsoft Entra ID's jwt-bearer grant)."""
+    target: _Target = "resource"
+    """How grants name their API: resource (RFC 8707), audience (Keycloak, Okta, Auth0), both."""
+    subject_token_type: Text = "access_token"
+    """subject_token_type sent: access_token, jwt, or an absolute URI (Auth0 custom exchange)."""
+    requested_token_type: Text = "access_token"
+    """requested_token_type sent: access_token, jwt, a URI, or omit to leave it out."""
+    issued_token_types: tuple[Literal["access_token", "jwt", "missing"], ...] = Field(
+        default=("access_token",), min_length=1
+    )
+    """issued_token_type values accepted in answers; missing accepts an answer without one."""
+
+    @field_validator("subject_token_type", "requested_token_type")
+    @classmethod
+    def _token_type(cls, value: str, info: ValidationInfo) -> str:
+        if value == "omit" and info.field_name == "requested_token_type":
+            return value
+        token_type_uri(value)
+        return value
+
+    @property
+    def profile(self) -> ExchangeProfile:
+        """The ``ExchangeProfile`` these settings describe."""
+        requested = self.requested_token_type
+        return ExchangeProfile(
+            flavour=self.flavour,
+            target=self.target,
+            subject_token_type=self.subject_token_type,
+            requested_token_type=None if requested == "omit" else requested,
+            issued_token_types=tuple(
+                None if kind == "missing" else kind for kind in self.issued_token_types
+            ),
+        )
+
+
 class ZoneConfig(_Model):
     """The Keycard zone that issues and verifies tokens: exactly one of url, id or dev."""
 
@@ -139,6 +184,18 @@ class ZoneConfig(_Model):
     """JWT typ header values accepted on inbound tokens (RFC 9068)."""
     allow_untyped_tokens: Boolean = False
     """Also accept inbound tokens without a typ header, for zones that do not set one."""
+    accepted_issuers: tuple[ZoneURL, ...] = ()
+    """Exact iss values accepted besides the discovery issuer (Entra v1). ${VAR} allowed."""
+    accepted_audiences: tuple[EnvText, ...] = ()
+    """Exact aud values accepted besides this server's URLs (a client id, api://...)."""
+    tokens_without_audience: tuple[ClientIdentifier, ...] = ()
+    """Client ids whose access tokens may have no aud (Amazon Cognito); costs audience binding."""
+    scope_claims: tuple[Text, ...] = Field(default=("scope", "scp"), min_length=1)
+    """Claims inbound scopes are read from, each a string or an array (add permissions...)."""
+    scope_prefix: EnvText | None = None
+    """Put before token scopes that lack it (Entra: scp tools.read is api://app/tools.read)."""
+    exchange: ExchangeConfig = ExchangeConfig()
+    """How delegation is asked for: flavour, target, token types."""
 
     @model_validator(mode="after")
     def _one_source(self) -> ZoneConfig:
@@ -187,6 +244,8 @@ class PrivateKeyJWTCredentials(_Model):
     """kid header of the assertion, naming the key registered at the zone. ${VAR} allowed."""
     algorithm: Literal[SIGNING_ALGORITHMS] = "RS256"  # type: ignore[valid-type]
     """Signing algorithm; must fit the key."""
+    assertion_audience: Literal["token_endpoint", "issuer"] = "token_endpoint"
+    """aud of the assertion: the token endpoint (RFC 7523), or the issuer (FAPI 2.0)."""
     private_key_file: SecretFileRef
     """Unencrypted PEM private key, relative to this config file. ${VAR} allowed."""
 
@@ -204,6 +263,17 @@ class PrivateKeyJWTCredentials(_Model):
         return self.private_key_file.value
 
 
+class WorkloadIdentityCredentials(_Model):
+    """Workload identity: a platform-issued JWT, re-read from its file, as the client assertion."""
+
+    type: Literal["workload_identity"]
+    """Credential kind."""
+    token_file: TokenFileRef
+    """File the platform keeps a JWT in (Kubernetes projected token), relative to this file."""
+    client_id: ClientIdentifier | None = None
+    """Client id of this server at the zone, sent when given. ${VAR} allowed."""
+
+
 def _default_credentials_type(value: Any) -> Any:
     if isinstance(value, dict) and "type" not in value:
         return {**value, "type": "client_secret"}
@@ -211,7 +281,7 @@ def _default_credentials_type(value: Any) -> Any:
 
 
 Credentials = Annotated[
-    Union[ClientSecretCredentials, PrivateKeyJWTCredentials],  # noqa: UP007
+    Union[ClientSecretCredentials, PrivateKeyJWTCredentials, WorkloadIdentityCredentials],  # noqa: UP007
     Field(discriminator="type"),
     BeforeValidator(_default_credentials_type),
 ]
@@ -224,6 +294,10 @@ class GrantConfig(_Model):
     """Absolute https URI of the resource (RFC 8707), no fragment. ${VAR} allowed."""
     scopes: tuple[Scope, ...] = ()
     """Scopes requested in the exchange."""
+    audience: EnvText | None = None
+    """RFC 8693 audience naming the API at the zone (a client id, an API identifier)."""
+    target: _Target | None = None
+    """resource, audience or both; defaults to zone.exchange.target."""
 
 
 def _grant_shorthand(value: Any) -> Any:
