@@ -34,13 +34,41 @@ def environ(tmp_path: Path) -> dict[str, str]:
         )
     )
     os.chmod(key_file, 0o600)
-    return {**ENV, "KEYCARD_PRIVATE_KEY_FILE": str(key_file), "KEYCARD_KEY_ID": "key-1"}
+    return {
+        **ENV,
+        **OTHER_SERVERS_ENV,
+        "KEYCARD_PRIVATE_KEY_FILE": str(key_file),
+        "KEYCARD_KEY_ID": "key-1",
+    }
+
+
+# What configs/{keycloak,entra,okta,auth0,cognito}.yaml say to set, as the servers spell it.
+OTHER_SERVERS_ENV = {
+    "KEYCLOAK_REALM_URL": "https://keycloak.example.com/realms/acme",
+    "KEYCLOAK_CLIENT_ID": "mcp-server",
+    "KEYCLOAK_CLIENT_SECRET": "sentinel-secret-value",
+    "ENTRA_ISSUER": "https://login.microsoftonline.com/3f6b2c1e-0000-4000-8000-000000000001/v2.0",
+    "ENTRA_TENANT_ID": "3f6b2c1e-0000-4000-8000-000000000001",
+    "MCP_APP_ID": "8d2e7a41-0000-4000-8000-000000000002",
+    "ENTRA_CLIENT_SECRET": "sentinel-secret-value",
+    "OKTA_ISSUER": "https://acme.okta.com/oauth2/default",
+    "OKTA_CLIENT_ID": "0oa1mcpserver",
+    "OKTA_CLIENT_SECRET": "sentinel-secret-value",
+    "AUTH0_URL": "https://acme.eu.auth0.com/",
+    "AUTH0_CLIENT_ID": "auth0-mcp-client",
+    "AUTH0_CLIENT_SECRET": "sentinel-secret-value",
+    "COGNITO_ISSUER": "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEfGhI",
+    "COGNITO_APP_CLIENT_ID": "4mcpappclient",
+}
+# The warnings a config is expected to carry, by file name: the cost it accepts knowingly.
+EXPECTED_WARNINGS = {"cognito.yaml": ("zone.tokens_without_audience",)}
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda path: path.name)
 def test_config_loads_without_warnings(path: Path, in_repo: Path, environ: dict[str, str]) -> None:
     loaded = import_tools(load_config(path.relative_to(REPO), environ=environ))
-    assert loaded.warnings == ()
+    fields = tuple(warning.field for warning in loaded.warnings)
+    assert fields == EXPECTED_WARNINGS.get(path.name, ())
     assert loaded.path == path
 
 
@@ -88,3 +116,30 @@ def test_adopt_app(in_repo: Path, environ: dict[str, str]) -> None:
     loaded = import_tools(load_config("configs/adopt-app.yaml", environ=environ))
     assert loaded.app is mcp
     assert [(tool.name, tool.function) for tool in loaded.tools] == [("search_docs", None)]
+
+
+def test_other_servers_configs_build_their_settings(in_repo: Path, environ: dict[str, str]) -> None:
+    """What each example for another authorization server configures (issue 15)."""
+    config = {
+        name: load_config(f"configs/{name}.yaml", environ=environ).config
+        for name in ("keycloak", "entra", "okta", "auth0", "cognito")
+    }
+    keycloak = config["keycloak"]
+    assert keycloak.zone.accepted_audiences == ("mcp-server",)
+    assert keycloak.zone.exchange.profile.target == "audience"
+    assert keycloak.tools[0].grants[0].audience == "calendar-api"
+    entra = config["entra"].zone
+    tenant = OTHER_SERVERS_ENV["ENTRA_TENANT_ID"]
+    assert entra.accepted_issuers == (f"https://sts.windows.net/{tenant}/",)
+    assert entra.accepted_audiences == ("api://mcp.example.com", OTHER_SERVERS_ENV["MCP_APP_ID"])
+    assert (entra.scope_prefix, entra.exchange.flavour) == (
+        "api://mcp.example.com/",
+        "on_behalf_of",
+    )
+    assert config["okta"].zone.allow_untyped_tokens
+    auth0 = config["auth0"].zone
+    assert auth0.scope_claims == ("scope", "permissions")
+    assert auth0.exchange.profile.subject_token_type == "urn:acme:mcp-access-token"
+    cognito = config["cognito"]
+    assert cognito.zone.tokens_without_audience == ("4mcpappclient",)
+    assert cognito.credentials is None and not any(tool.grants for tool in cognito.tools)

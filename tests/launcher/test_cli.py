@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from typer.testing import CliRunner
 
 from keycard_serve.cli import app, main
+from tests.config.test_configs import OTHER_SERVERS_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))
@@ -21,6 +22,7 @@ ENV = {
     "KEYCARD_CLIENT_ID": "mcp-server",
     "KEYCARD_CLIENT_SECRET": "s3cret-value-SENTINEL",
     "KEYCARD_KEY_ID": "key-1",
+    **OTHER_SERVERS_ENV,  # configs/{keycloak,entra,okta,auth0,cognito}.yaml
 }
 
 runner = CliRunner()

@@ -70,7 +70,10 @@ def tool_specs(
             )
             findings.append(where.at(where_named, message))
         names.setdefault(name, index)
-        grants = tuple(Grant(grant.resource, grant.scopes) for grant in tool.grants)
+        grants = tuple(
+            Grant(grant.resource, grant.scopes, audience=grant.audience, target=grant.target)
+            for grant in tool.grants
+        )
         specs.append(ToolSpec(name, function, tool.description, tool.scopes, grants))
     return tuple(specs), findings
 
