@@ -137,6 +137,11 @@ def test_models_are_frozen(write: Callable[..., Path], in_repo: Path) -> None:
 def test_dev_zone_is_true_false_or_a_mapping(write: Callable[..., Path]) -> None:
     path = write(DEV.replace("dev: true", "dev: yes"))
     assert f"{path}:6:8: error: zone.dev: must be true, false or a mapping" in error_text(path)
+    path = write(DEV.replace("dev: true", 'dev: "true"'))
+    assert (
+        f"{path}:6:8: error: zone.dev: must be true, false or a mapping of dev zone settings "
+        "without quotes"
+    ) in error_text(path)
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ import pytest
 from keycard_serve.config import ServeConfig
 from keycard_serve.config._yaml import MAX_BYTES, parse_yaml
 
-from .conftest import VALID, error_text, load
+from .conftest import ENV, VALID, error_text, load
 
 
 def _billion_laughs() -> str:
@@ -85,11 +85,11 @@ def test_missing_file_and_directory(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "value"),
     [
-        ("0123", "0123"),  # YAML 1.1: the octal number 83
+        ("'0123'", "0123"),  # quoted: text, as in YAML 1.2 (1.1 read 0123 as the octal 83)
         ("no", "no"),  # YAML 1.1: False
         ("1:20", "1:20"),  # YAML 1.1: sexagesimal 80
         ("2026-11-28", "2026-11-28"),  # YAML 1.1: a date
-        ("1e3", "1e3"),
+        ('"1e3"', "1e3"),
         ("'~'", "~"),
     ],
 )
@@ -100,12 +100,26 @@ def test_plain_scalars_stay_strings(
     assert load(path).config.credentials.client_id == value
 
 
-@pytest.mark.parametrize(("text", "value"), [("8000", 8000), ('"8000"', 8000), ("1", 1)])
+@pytest.mark.parametrize(
+    ("text", "kind"), [("0123", "number"), ("1e3", "number"), ("true", "boolean")]
+)
+def test_plain_numbers_and_booleans_are_not_text(
+    write: Callable[..., Path], text: str, kind: str
+) -> None:
+    """YAML 1.2, and so the JSON Schema in an editor, reads these as numbers or booleans."""
+    path = write(VALID.replace("client_id: ${KEYCARD_CLIENT_ID}", f"client_id: {text}"))
+    assert (
+        f"error: credentials.client_id: expected a string, got the {kind} {text}; quote it if "
+        f'it is text: "{text}"'
+    ) in error_text(path)
+
+
+@pytest.mark.parametrize(("text", "value"), [("8000", 8000), ('"${PORT}"', 8000), ("1", 1)])
 def test_ports_are_plain_decimal_numbers(
     write: Callable[..., Path], in_repo: Path, text: str, value: int
 ) -> None:
     path = write(VALID.replace("  base_url:", f"  port: {text}\n  base_url:"))
-    assert load(path).config.server.port == value
+    assert load(path, {**ENV, "PORT": "8000"}).config.server.port == value
 
 
 @pytest.mark.parametrize("text", ["0", "65536", "-1", "+80", "1_000", "0x1F", "8000.0"])
@@ -114,7 +128,28 @@ def test_ports_out_of_range_or_not_decimal(write: Callable[..., Path], text: str
     assert f"{path}:4:9: error: server.port: must be" in error_text(path)
 
 
-@pytest.mark.parametrize(("text", "value"), [("true", True), ("False", False), ('"true"', True)])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('"8000"', 'must be a number without quotes (a quoted "8000" is text)'),
+        ("true", "must be a number, not true"),
+    ],
+)
+def test_quoted_ports_are_text(write: Callable[..., Path], text: str, message: str) -> None:
+    path = write(VALID.replace("  base_url:", f"  port: {text}\n  base_url:"))
+    assert f"{path}:4:9: error: server.port: {message}" in error_text(path)
+
+
+@pytest.mark.parametrize("text", ['"true"', "'False'"])
+def test_quoted_booleans_are_text(write: Callable[..., Path], text: str) -> None:
+    path = write(VALID.replace("  base_url:", f"  stateless: {text}\n  base_url:"))
+    assert (
+        f"{path}:4:14: error: server.stateless: must be true or false without quotes "
+        f'(a quoted "{text[1:-1]}" is text)'
+    ) in error_text(path)
+
+
+@pytest.mark.parametrize(("text", "value"), [("true", True), ("False", False), ("TRUE", True)])
 def test_booleans_are_true_or_false_only(
     write: Callable[..., Path], in_repo: Path, text: str, value: bool
 ) -> None:

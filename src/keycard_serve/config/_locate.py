@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from ._yaml import Document, Key
+from ._yaml import Document, Key, Scalar
 from .findings import Finding, Severity
 from .models import ServeConfig
 
@@ -166,6 +166,8 @@ def _glued_dash(value: Any) -> str:
 def _describe(value: Any) -> str:
     if value is None:
         return "nothing"
+    if isinstance(value, Scalar):  # a plain 42 or true, where the field wants text
+        return f'the {value.kind} {value.text}; quote it if it is text: "{value.text}"'
     if isinstance(value, dict):
         return "a mapping"
     if isinstance(value, list):

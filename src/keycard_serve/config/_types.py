@@ -1,10 +1,13 @@
 """Field types for the config models: how a YAML string may become a port, a bool, a secret.
 
-The YAML reader hands every scalar over as a string, so these types decide the meaning, and
-decide it strictly: ``8000`` is a port but ``0777`` and ``1_000`` are not, ``true`` is a bool
-but ``no`` is not. ``${NAME}`` is expanded only in fields typed ``Env...``; elsewhere it is an
-error, so a reference can never silently stay literal. Expansion needs a ``LoadContext``
-(passed as pydantic's validation context); models built in Python take values as given.
+The YAML reader hands a plain number or boolean over as a ``Scalar`` (its text and its YAML
+1.2 kind) and everything else as a string, so these types decide the meaning, and decide it
+strictly, agreeing with the JSON Schema editors check: ``8000`` is a port but ``"8000"``,
+``0777`` and ``1_000`` are not, ``true`` is a bool but ``"true"`` and ``no`` are not, and a
+text field refuses a plain ``42`` (quote it). ``${NAME}`` is expanded only in fields typed
+``Env...``; elsewhere it is an error, so a reference can never silently stay literal.
+Expansion needs a ``LoadContext`` (passed as pydantic's validation context); models built in
+Python take values as given.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from ..errors import ConfigurationError
 from ._interpolate import InterpolationError, interpolate, secret_reference
 from ._secrets import SecretFile, read_secret_file
 from ._urls import check_http_url
+from ._yaml import Scalar
 
 __all__ = [
     "BaseURL",
@@ -57,6 +61,7 @@ __all__ = [
     "ZoneURL",
     "check_tool_name",
     "parse_boolean",
+    "yaml_boolean",
 ]
 
 _DECIMAL = re.compile(r"0|[1-9][0-9]*")
@@ -99,6 +104,27 @@ def _decimal(value: Any) -> Any:
     if not _DECIMAL.fullmatch(value):
         raise ValueError("must be a decimal number such as 8000 (no sign, leading zero or '_')")
     return int(value)
+
+
+def _yaml_number(value: Any, info: ValidationInfo) -> Any:
+    """A plain YAML number as its text, for ``_decimal``; a quoted one in a file is refused."""
+    if isinstance(value, Scalar):
+        if value.kind != "number":
+            raise ValueError(f"must be a number, not {value.text}")
+        return value.text
+    if isinstance(value, str) and _load_context(info) is not None and _DECIMAL.fullmatch(value):
+        raise ValueError(f'must be a number without quotes (a quoted "{value}" is text)')
+    return value
+
+
+def yaml_boolean(value: Any, info: ValidationInfo) -> Any:
+    """``parse_boolean`` for a plain YAML true or false; in a file, a quoted ``"true"`` is
+    text and refused (ValueError), as the JSON Schema refuses it. Non-strings unchanged."""
+    if isinstance(value, Scalar):
+        return parse_boolean(value.text)
+    if isinstance(value, str) and _load_context(info) is not None and value in _TRUE + _FALSE:
+        raise ValueError(f'must be true or false without quotes (a quoted "{value}" is text)')
+    return parse_boolean(value)
 
 
 def parse_boolean(value: Any) -> Any:
@@ -212,13 +238,18 @@ _EnvInput = BeforeValidator(_expand, json_schema_input_type=str)
 
 Text = Annotated[str, _NonEmpty, BeforeValidator(_literal)]
 EnvText = Annotated[str, _NonEmpty, _EnvInput]
-Version = Annotated[Literal[1], BeforeValidator(_decimal)]
-Boolean = Annotated[bool, BeforeValidator(parse_boolean)]
+Version = Annotated[
+    Literal[1],
+    BeforeValidator(_decimal),
+    BeforeValidator(_yaml_number, json_schema_input_type=Literal[1]),
+]
+Boolean = Annotated[bool, BeforeValidator(yaml_boolean, json_schema_input_type=bool)]
 Port = Annotated[
     int,
     Field(ge=1, le=65535),
     BeforeValidator(_decimal),
-    BeforeValidator(_expand, json_schema_input_type=Union[_PortNumber, _Reference]),  # noqa: UP007
+    BeforeValidator(_expand),
+    BeforeValidator(_yaml_number, json_schema_input_type=Union[_PortNumber, _Reference]),  # noqa: UP007
 ]
 ClientIdentifier = Annotated[str, _NonEmpty, AfterValidator(_printable), _EnvInput]
 Secret = Annotated[

@@ -8,16 +8,22 @@ False and ``0777`` into 511. So this module composes nodes with no constructor a
 * anchors and aliases are refused when the parser meets them, before any data exists;
 * the file is capped in size and nesting depth and must be UTF-8 without NUL bytes (UTF-16
   and UTF-32 files are named as such);
-* every scalar stays a string (plain ``~``/``null``/empty become None), and the typed models
-  decide what a string may mean; explicit tags such as ``!!python/...`` are refused;
+* scalars are read as YAML 1.2's core schema reads them, which is what editors check against
+  the JSON Schema: quoted ones are strings; plain ``~``/``null``/empty are None; a plain
+  scalar the core schema reads as a number or a boolean (``8000``, ``true``) becomes a
+  ``Scalar`` that keeps its text, so the typed models decide strictly what it may be
+  (``0777`` is no port) and a string field refuses it; every other plain scalar is a string
+  (``no`` and ``1:20`` too: YAML 1.1's readings do not apply); explicit tags such as
+  ``!!python/...`` are refused;
 * a duplicate key is reported with both lines.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from yaml.composer import Composer
@@ -28,7 +34,15 @@ from yaml.scanner import Scanner
 
 from ._yaml_hints import explain, wrong_encoding
 
-__all__ = ["MAX_BYTES", "MAX_DEPTH", "Document", "YamlError", "parse_yaml", "read_file"]
+__all__ = [
+    "MAX_BYTES",
+    "MAX_DEPTH",
+    "Document",
+    "Scalar",
+    "YamlError",
+    "parse_yaml",
+    "read_file",
+]
 
 MAX_BYTES = 1024 * 1024
 MAX_DEPTH = 32
@@ -40,6 +54,24 @@ _STR = BaseResolver.DEFAULT_SCALAR_TAG
 _SEQ = BaseResolver.DEFAULT_SEQUENCE_TAG
 _MAP = BaseResolver.DEFAULT_MAPPING_TAG
 _NULLS = {"", "~", "null", "Null", "NULL"}  # YAML 1.2 core schema, plain scalars only
+# YAML 1.2 core schema (section 10.3.2): the plain scalars that are not strings.
+_BOOLEAN = re.compile(r"true|True|TRUE|false|False|FALSE")
+_NUMBER = re.compile(
+    r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+"
+    r"|[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?"
+    r"|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)"
+)
+
+
+@dataclass(frozen=True)
+class Scalar:
+    """A plain scalar that YAML 1.2 reads as a number or a boolean, exactly as written."""
+
+    text: str
+    kind: Literal["number", "boolean"]
+
+    def __str__(self) -> str:
+        return self.text
 
 
 class _Refused(yaml.MarkedYAMLError):
@@ -177,7 +209,15 @@ def _convert(node: yaml.Node, path: Key, document: Document) -> Any:
         document.problems.append((path, f"YAML tag {tag} is not allowed; remove it", _mark(node)))
         return None
     if isinstance(node, yaml.ScalarNode):
-        return None if node.style is None and node.value in _NULLS else node.value
+        if node.style is not None:
+            return node.value
+        if node.value in _NULLS:
+            return None
+        if _BOOLEAN.fullmatch(node.value):
+            return Scalar(node.value, "boolean")
+        if _NUMBER.fullmatch(node.value):
+            return Scalar(node.value, "number")
+        return node.value
     if isinstance(node, yaml.SequenceNode):
         return [_convert(item, (*path, i), document) for i, item in enumerate(node.value)]
     mapping: dict[str, Any] = {}

@@ -46,7 +46,7 @@ from ._types import (
     Version,
     ZoneId,
     ZoneURL,
-    parse_boolean,
+    yaml_boolean,
 )
 
 __all__ = [
@@ -117,11 +117,12 @@ class DevZoneConfig(_Model):
     """Port of the development zone; a free one when absent."""
 
 
-def _dev_zone(value: Any) -> Any:
+def _dev_zone(value: Any, info: ValidationInfo) -> Any:
     try:
-        value = parse_boolean(value)
-    except ValueError:
-        raise ValueError("must be true, false or a mapping of dev zone settings") from None
+        value = yaml_boolean(value, info)
+    except ValueError as exc:
+        either = "true, false or a mapping of dev zone settings"
+        raise ValueError(str(exc).replace("true or false", either, 1)) from None
     if value is True:
         return {}
     return None if value is False else value
