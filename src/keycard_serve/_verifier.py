@@ -28,7 +28,7 @@ from ._protocol import AT_JWT, AT_JWT_MEDIA_TYPE
 from ._verified_cache import VerifiedEntry, VerifiedTokenCache, token_digest
 from .errors import JWKSError, TokenError
 
-__all__ = ["JWTVerifier", "VerifiedToken"]
+__all__ = ["JWTVerifier", "VerifiedToken", "read_scopes"]
 
 _log = logging.getLogger(__name__)
 
@@ -337,11 +337,7 @@ class JWTVerifier:
             )
 
     def _read_scopes(self, payload: Mapping[str, Any]) -> tuple[str, ...]:
-        scopes = _scopes(payload, self._scope_claims)
-        prefix = self._scope_prefix
-        if not prefix:
-            return scopes
-        return tuple(dict.fromkeys(s if s.startswith(prefix) else prefix + s for s in scopes))
+        return read_scopes(payload, self._scope_claims, self._scope_prefix)
 
     def _refusal(self, message: str, code: str, hint: str | None) -> TokenError:
         """A ``TokenError``; when the zone's shape may be the cause, the message names the
@@ -475,9 +471,13 @@ def _verified(payload: dict[str, Any], exp: float, scopes: tuple[str, ...]) -> V
     )
 
 
-def _scopes(payload: Mapping[str, Any], names: Sequence[str]) -> tuple[str, ...]:
+def read_scopes(
+    payload: Mapping[str, Any], names: Sequence[str], prefix: str = ""
+) -> tuple[str, ...]:
     """The union of the scopes in each claim of ``names``: a space-separated string (RFC 9068
-    section 2.2.3) or a JSON array of strings (Okta's ``scp``, Duende's ``scope``)."""
+    section 2.2.3) or a JSON array of strings (Okta's ``scp``, Duende's ``scope``), with
+    ``prefix`` put before each that lacks it. ``TokenError`` (``invalid_claim``) for a claim
+    of another type."""
     scopes: list[str] = []
     for name in names:
         value = payload.get(name)
@@ -489,7 +489,8 @@ def _scopes(payload: Mapping[str, Any], names: Sequence[str]) -> tuple[str, ...]
             scopes += value
         else:
             raise TokenError(f"the {name} claim has the wrong type", code="invalid_claim")
-    return tuple(dict.fromkeys(scope for scope in scopes if scope))
+    named = (s if s.startswith(prefix) else prefix + s for s in scopes if s)
+    return tuple(dict.fromkeys(named))
 
 
 def _client_id(payload: Mapping[str, Any]) -> str | None:

@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from examples.delegation import whoami
 from fastmcp import Client, FastMCP
 from jwt.algorithms import ECAlgorithm
+from typer.testing import CliRunner
 
 from keycard_serve import (
     AuthProvider,
@@ -34,8 +35,9 @@ from keycard_serve import (
     PrivateKeyJWT,
     WorkloadIdentity,
 )
+from keycard_serve.cli import app
 from tests.support.authserver import AuthServer, basic_auth, run_authserver
-from tests.support.launcher import launch
+from tests.support.launcher import ROOT, launch
 from tests.support.mcp_server import RunningServer, serve_mcp
 from tests.support.servers import free_port
 
@@ -406,3 +408,74 @@ async def test_workload_identity_reads_the_rotated_token_file_at_every_exchange(
         assert error["code"] == "credential_expired" and str(token_file) in error["message"]
         for text in (first, expired):
             assert text not in caplog.text and text not in json.dumps(result)
+
+
+# --- validate --online --token: what a sample token's shape needs, seen from outside --------
+
+
+@pytest.fixture(autouse=True)
+def _in_repo(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run from the project root, as the examples' comments assume (``examples`` importable)."""
+    monkeypatch.chdir(ROOT)
+
+
+def validate_with_token(zone: AuthServer, name: str, env: dict[str, str], token: str) -> Any:
+    settings = {key: value.format(issuer=zone.issuer) for key, value in env.items()}
+    arguments = ["validate", "--format", "json", "--token", token, f"configs/{name}.yaml"]
+    result = CliRunner().invoke(app, arguments, env=settings)
+    assert result.output.startswith("{"), (result.output, result.exception)
+    assert token not in result.output
+    return result.exit_code, json.loads(result.output)["files"][0]["issues"]
+
+
+def by_field(issues: list[dict[str, Any]]) -> dict[str, str]:
+    return {issue["path"]: issue["message"] for issue in issues}
+
+
+def test_validate_token_accepts_the_shape_the_config_names(zone: AuthServer) -> None:
+    token = token_for(zone, "kc-alice", "http://127.0.0.1:8000/mcp")
+    code, issues = validate_with_token(zone, "keycloak", EXAMPLES["keycloak"]["env"], token)
+    # only the credential probe's note (the zone answers it invalid_request), nothing on the token
+    assert code == 0 and {issue["path"] for issue in issues} <= {"credentials"}
+
+
+def test_validate_token_names_the_settings_another_shape_needs(zone: AuthServer) -> None:
+    entra = token_for(zone, "entra-alice", "http://127.0.0.1:8000/mcp")
+    code, issues = validate_with_token(zone, "keycloak", EXAMPLES["keycloak"]["env"], entra)
+    found = by_field(issues)
+    assert code == 1
+    assert f"https://sts.windows.net/{TENANT}/" in found["zone.accepted_issuers"]
+    assert zone.issuer in found["zone.accepted_issuers"]  # the discovery issuer it differs from
+    assert "'api://mcp.example.com'" in found["zone.accepted_audiences"]
+    assert "api://mcp.example.com/tools.read" not in found.get("tools[0].scopes", "")
+
+
+def test_validate_token_says_where_unread_scopes_sit(zone: AuthServer) -> None:
+    auth0 = token_for(zone, "auth0-alice", "http://127.0.0.1:8000/mcp")
+    env = {**EXAMPLES["okta"]["env"]}
+    code, issues = validate_with_token(zone, "okta", env, auth0)
+    assert code == 1
+    found = by_field(issues)
+    assert (
+        "zone.scope_claims" in found["tools[0].scopes"]
+        and "'permissions'" in (found["tools[0].scopes"])
+    )
+    assert "zone.accepted_token_types" in found
+
+
+def test_validate_token_refuses_an_audienceless_token_of_another_client(zone: AuthServer) -> None:
+    env = {"COGNITO_ISSUER": "{issuer}", "COGNITO_APP_CLIENT_ID": "cognito-alice"}
+    other = token_for(zone, "cognito-other", "http://127.0.0.1:8000/mcp")
+    code, issues = validate_with_token(zone, "cognito", env, other)
+    assert code == 1 and "'cognito-other'" in by_field(issues)["zone.tokens_without_audience"]
+    mine = token_for(zone, "cognito-alice", "http://127.0.0.1:8000/mcp")
+    code, issues = validate_with_token(zone, "cognito", env, mine)
+    assert code == 0 and [i["severity"] for i in issues] == ["warning"]  # the cost it accepts
+
+
+def test_validate_token_verifies_a_well_shaped_token_for_real(zone: AuthServer) -> None:
+    token = token_for(zone, "kc-alice", "http://127.0.0.1:8000/mcp")
+    header, payload, signature = token.split(".")
+    forged = f"{header}.{payload}.{signature[::-1]}"
+    code, issues = validate_with_token(zone, "keycloak", EXAMPLES["keycloak"]["env"], forged)
+    assert code == 1 and "signature" in by_field(issues)["zone"]

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 if TYPE_CHECKING:
     from ..config import Finding
-from ._common import EXIT_INVALID, EXIT_OK
+from ._common import EXIT_INVALID, EXIT_OK, EXIT_USAGE, fail
 from ._help import choice
 
 __all__ = ["validate_command"]
@@ -34,6 +35,16 @@ def validate_command(
         bool,
         typer.Option(help="Also check discovery and the credentials against the zone."),
     ] = False,
+    token: Annotated[
+        Optional[str],  # noqa: UP045 - typer reads the annotation
+        typer.Option(
+            "--token",
+            metavar="TOKEN|FILE|-",
+            help="A sample access token from the zone (or a file holding one, or - for "
+            "stdin): name every setting its shape needs (issuer, audience, typ, scopes). "
+            "Implies --online; the token is never printed.",
+        ),
+    ] = None,
 ) -> None:
     """Check CONFIGS: schema, types, secrets, imports, grants. Exit 0 if all are valid, 1 if
     any is not, 2 on a usage error. Nothing is started and no network is used unless
@@ -45,7 +56,8 @@ def validate_command(
       keycard-serve validate configs/*.yaml
       keycard-serve validate --format github configs/prod.yaml   # GitHub Actions annotations
     """
-    results = {path: _check(path, online) for path in configs}
+    sample = _read_token(token) if token is not None else None
+    results = {path: _check(path, online or sample is not None, sample) for path in configs}
     valid = all(ok for ok, _ in results.values())
     if format == "json":
         files = [
@@ -62,7 +74,21 @@ def validate_command(
     raise typer.Exit(EXIT_OK if valid else EXIT_INVALID)
 
 
-def _check(path: Path, online: bool) -> tuple[bool, list[Finding]]:
+def _read_token(value: str) -> str:
+    """The sample token: from stdin for ``-``, from the file if one is named, else as given."""
+    if value == "-":
+        return sys.stdin.read().strip()
+    if value.count(".") == 2 and len(value) > 255:  # a JWT, longer than any file name
+        return value.strip()
+    try:
+        return Path(value).read_text().strip()
+    except OSError as exc:
+        if value.count(".") == 2:
+            return value.strip()  # a short JWT-shaped value that names no file
+        raise fail(f"--token: cannot read {value}: {exc.strerror}", EXIT_USAGE) from None
+
+
+def _check(path: Path, online: bool, sample: str | None = None) -> tuple[bool, list[Finding]]:
     """Whether ``path`` is valid, and every finding: load, imports, then the zone if asked."""
     from ..config import ConfigError, import_tools, load_config
 
@@ -74,5 +100,5 @@ def _check(path: Path, online: bool) -> tuple[bool, list[Finding]]:
     if online:
         from ..config.online import check_online  # the network stack, only when asked
 
-        findings += asyncio.run(check_online(loaded))
+        findings += asyncio.run(check_online(loaded, sample_token=sample))
     return not any(finding.severity == "error" for finding in findings), findings

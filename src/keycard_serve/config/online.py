@@ -11,7 +11,13 @@ section 2.2.2's answer for a bad subject token, but also some servers' answer fo
 client may not use) and unknown codes are reported as what they are, a refused probe, with
 no claim about the credentials. An exchange that could not be made at all is reported as
 "could not check", never as bad credentials. A dev zone is not checked (it lives inside the
-launcher), and the result says so.
+launcher), and the result says so. The grant looked for and the probe sent follow
+``zone.exchange`` (Entra's on-behalf-of is the ``jwt-bearer`` grant).
+
+With a sample token (``validate --online --token``), its shape is held against the config
+(``token_shape``: issuer vs the discovery issuer, audience, ``typ``, where the scopes sit) and,
+when nothing there is wrong, it is verified as the server would (signature, expiry); the
+token never appears in a finding.
 """
 
 from __future__ import annotations
@@ -21,12 +27,13 @@ import httpx
 from .._discovery import ZoneDiscovery
 from .._exchange import TokenExchanger
 from .._http import ClientPool
-from .._protocol import TOKEN_EXCHANGE_GRANT
+from .._protocol import JWT_BEARER_GRANT
 from .._urls import resolve_zone_url
-from ..errors import DiscoveryError, TokenExchangeError
-from ._provider import credential_from
+from ..errors import DiscoveryError, JWKSError, TokenError, TokenExchangeError
+from ._provider import build_provider, credential_from
 from .findings import Finding
 from .loader import LoadedConfig
+from .token_shape import decode_sample, token_shape_findings
 
 __all__ = ["check_online"]
 
@@ -38,13 +45,17 @@ _PROBE_REFUSED = ("invalid_grant", "invalid_target", "invalid_scope")
 
 
 async def check_online(
-    loaded: LoadedConfig, *, transport: httpx.AsyncBaseTransport | None = None
+    loaded: LoadedConfig,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    sample_token: str | None = None,
 ) -> list[Finding]:
     """The problems the zone reports with ``loaded``, placed on the config's lines.
 
     Empty when all is well; for a dev zone (it lives inside the launcher) a warning that
-    nothing was checked. ``transport`` replaces the network (tests). Never raises for an
-    unreachable zone: that is a finding.
+    nothing was checked. ``transport`` replaces the network for discovery and the probe
+    (tests); verifying ``sample_token`` (an access token from the zone) fetches the zone's
+    keys over the network. Never raises for an unreachable zone: that is a finding.
     """
     config = loaded.config
     if config.zone.dev is not None:
@@ -58,17 +69,48 @@ async def check_online(
         except DiscoveryError as exc:
             return [loaded.locator.at(("zone",), f"discovery failed: {exc.message}")]
         findings = []
+        profile = config.zone.exchange.profile
         supported = metadata.document.get("grant_types_supported")
-        if isinstance(supported, list) and TOKEN_EXCHANGE_GRANT not in supported:
-            message = "the zone does not list the token-exchange grant"
+        delegates = any(tool.grants for tool in config.tools)
+        if delegates and isinstance(supported, list) and profile.grant_type not in supported:
+            message = f"the zone does not list the {profile.grant_type} grant"
+            if profile.flavour == "token_exchange" and JWT_BEARER_GRANT in supported:
+                message += "; if it is Microsoft Entra ID, set zone.exchange.flavour: on_behalf_of"
             findings.append(loaded.locator.at(("zone",), message))
         credential = credential_from(config)
         if credential is not None:
-            exchanger = TokenExchanger(discovery.metadata, credential, pool.get, retries=0)
+            exchanger = TokenExchanger(
+                discovery.metadata, credential, pool.get, retries=0, profile=profile
+            )
             findings += await _credential_findings(loaded, exchanger)
+        if sample_token is not None:
+            findings += await _sample_findings(loaded, sample_token, metadata.issuer)
         return findings
     finally:
         await pool.aclose()
+
+
+async def _sample_findings(loaded: LoadedConfig, token: str, issuer: str) -> list[Finding]:
+    """The sample token's shape against the config, then a real verification if it fits."""
+    try:
+        sample = decode_sample(token)
+    except ValueError as exc:
+        return [loaded.locator.at(("zone",), str(exc))]
+    findings = token_shape_findings(sample, loaded.config, issuer, loaded.locator)
+    if any(finding.severity == "error" for finding in findings):
+        return findings
+    provider = build_provider(loaded)
+    try:
+        path = loaded.config.server.path
+        await provider.verify(token, provider.protected_resource.audiences(path))
+    except TokenError as exc:
+        findings.append(loaded.locator.at(("zone",), f"the sample token is refused: {exc.message}"))
+    except (DiscoveryError, JWKSError) as exc:
+        message = f"could not verify the sample token: {exc.message}"
+        findings.append(loaded.locator.at(("zone",), message, "warning"))
+    finally:
+        await provider.aclose()
+    return findings
 
 
 async def _credential_findings(loaded: LoadedConfig, exchanger: TokenExchanger) -> list[Finding]:
