@@ -146,3 +146,21 @@ def test_validate_online_says_a_dev_zone_was_not_checked(write: Callable[..., Pa
         f"{config}:4:8: warning: zone.dev: online checks skipped: a development zone runs "
         f"inside the launcher\n{config}: valid\n"
     )
+
+
+async def test_an_entra_like_zone_is_told_to_use_on_behalf_of(write: Callable[..., Path]) -> None:
+    jwt_bearer = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+
+    def setup(zone):
+        metadata = {**zone.metadata(), "grant_types_supported": ["authorization_code", jwt_bearer]}
+        zone.metadata_handler = _answer(200, metadata)
+        zone.token_handler = _answer(400, {"error": "invalid_grant"})
+
+    ((line, field, severity, message),) = await _check(write, setup)
+    assert (line, field, severity) == (3, "zone", "error")
+    assert message.endswith("for Microsoft Entra ID set zone.exchange.flavour: on_behalf_of")
+    on_behalf_of = CONFIG.replace("zone:\n", "zone:\n  exchange: {flavour: on_behalf_of}\n")
+    zone, transport = in_memory_zone()
+    setup(zone)
+    loaded = load_config(write(on_behalf_of), environ={"SECRET": "s3cret-SENTINEL"})
+    assert await check_online(loaded, transport=transport) == []

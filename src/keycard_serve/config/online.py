@@ -71,11 +71,15 @@ async def check_online(
         findings = []
         profile = config.zone.exchange.profile
         supported = metadata.document.get("grant_types_supported")
-        delegates = any(tool.grants for tool in config.tools)
+        # Only a server that may delegate needs the grant (Cognito's configs have neither).
+        delegates = config.credentials is not None or any(t.grants for t in config.tools)
         if delegates and isinstance(supported, list) and profile.grant_type not in supported:
-            message = f"the zone does not list the {profile.grant_type} grant"
-            if profile.flavour == "token_exchange" and JWT_BEARER_GRANT in supported:
-                message += "; if it is Microsoft Entra ID, set zone.exchange.flavour: on_behalf_of"
+            if profile.flavour == "on_behalf_of":
+                message = "the zone does not list the jwt-bearer grant (on-behalf-of)"
+            else:
+                message = "the zone does not list the token-exchange grant"
+                if JWT_BEARER_GRANT in supported:
+                    message += "; for Microsoft Entra ID set zone.exchange.flavour: on_behalf_of"
             findings.append(loaded.locator.at(("zone",), message))
         credential = credential_from(config)
         if credential is not None:
