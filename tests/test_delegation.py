@@ -287,3 +287,23 @@ def test_grant_arguments(args, expected):
 def test_bad_grant_arguments_are_refused(bad):
     with pytest.raises((TypeError, ValueError)):
         normalize_grants(bad)
+
+
+async def test_grants_differing_only_in_audience_or_target_never_share_a_token(zone, delegator_for):
+    """Two tools naming one resource by different audiences (issue 15) get their own tokens."""
+    zone.token_handler = per_resource(
+        lambda form: (200, exchanged(f"{form.get('resource')}|{form.get('audience')}"))
+    )
+    delegator = delegator_for(zone)
+    tokens = []
+    for grant in (
+        Grant(A),
+        Grant(A, audience="api-1", target="audience"),
+        Grant(A, audience="api-2", target="audience"),
+        Grant(A, audience="api-2", target="both"),
+        Grant(A, audience="api-2", target="audience"),  # the second one again: cached
+    ):
+        access = await delegator.access_for("user-1", None, [grant])
+        tokens.append(access.access(A).access_token)
+    assert tokens == [f"{A}|None", "None|api-1", "None|api-2", f"{A}|api-2", "None|api-2"]
+    assert len(zone.paths("/token")) == 4
