@@ -2,7 +2,9 @@
 
 Entries are keyed by a hash of the caller's token (never the token itself), the resource,
 the requested scopes and our client id, so two users can never share an entry. Concurrent
-identical exchanges share one request; the cache is a bounded LRU.
+identical exchanges share one request; the cache is a bounded LRU. With a shared tier (Redis
+or Valkey, ``SharedTokenCache``) a miss here asks the store before exchanging, and an exchange
+is written through, so every worker and replica of a server exchanges a token once.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from ._exchange import ExchangedToken
+from ._shared_cache import SharedTokenCache
 from ._singleflight import SingleFlight
 from .errors import TokenExchangeError
 
@@ -62,6 +65,10 @@ class ExchangeCache:
       ``refusal_ttl`` seconds, never past the caller token's expiry, and raised again without
       a request. Retryable failures (timeouts, 5xx, network) are never remembered.
     - A token without a stated lifetime is not cached.
+    - ``shared``, if given, is asked on a miss (inside the single flight, so concurrent
+      callers ask once) and written through after an exchange, with the same validity; a
+      token found there is kept here until the same instant. Refusals stay in this process.
+      The store failing is a miss (``SharedTokenCache`` never raises for it).
     """
 
     def __init__(
@@ -71,6 +78,7 @@ class ExchangeCache:
         skew: float = 30.0,
         refusal_ttl: float = 5.0,
         clock: Callable[[], float] = time.time,
+        shared: SharedTokenCache[ExchangedToken] | None = None,
     ) -> None:
         """``skew`` and ``refusal_ttl`` in seconds; ``clock`` returns epoch seconds."""
         if max_entries < 1 or skew < 0 or refusal_ttl < 0:
@@ -81,6 +89,7 @@ class ExchangeCache:
         self._clock = clock
         self._entries: OrderedDict[CacheKey, _Entry] = OrderedDict()
         self._exchanging: SingleFlight[ExchangedToken] = SingleFlight()
+        self._shared = shared
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -115,6 +124,13 @@ class ExchangeCache:
         exchange: Callable[[], Awaitable[ExchangedToken]],
         not_after: float | None,
     ) -> ExchangedToken:
+        if self._shared is not None:
+            shared = await self._shared.get(key)
+            if shared is not None:
+                valid_until = self._valid_until(shared, not_after)
+                if valid_until is not None and valid_until > self._clock():
+                    self._store(key, _Entry(valid_until, token=shared))
+                    return shared
         try:
             token = await exchange()
         except TokenExchangeError as exc:
@@ -124,6 +140,8 @@ class ExchangeCache:
         valid_until = self._valid_until(token, not_after)
         if valid_until is not None:
             self._store(key, _Entry(valid_until, token=token))
+            if self._shared is not None:
+                await self._shared.put(key, token, valid_until - self._clock())
         return token
 
     def _store(self, key: CacheKey, entry: _Entry) -> None:

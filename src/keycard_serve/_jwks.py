@@ -83,6 +83,18 @@ class RemoteJWKSet:
         self._applied = self._issued
         self._flight: SingleFlight[None] = SingleFlight()
 
+    async def load(self) -> None:
+        """Fetch the set unless keys are loaded (readiness); raises the fetch's ``JWKSError``,
+        or one with code ``jwks_unavailable`` while a failed attempt cools down."""
+        if self._keys is not None:
+            return
+        error = await self._refresh()
+        if self._keys is None:
+            raise error or JWKSError(
+                "the JWKS has not been loaded and the last attempt failed recently",
+                code="jwks_unavailable",
+            )
+
     async def get_signing_key(self, header: Mapping[str, Any]) -> jwt.PyJWK:
         """The key that may verify a token with this JOSE header, bound to its ``alg``.
 

@@ -1,11 +1,13 @@
 """``AuthProvider``: one Keycard zone, one MCP server, and the tools' delegated access.
 
 Construction only checks arguments; discovery, key fetching and exchanges happen on first use
-and share one pooled HTTP client, one JWKS cache and one exchanged-token cache.
+and share one pooled HTTP client, one JWKS cache and one exchanged-token cache (with, when
+configured, a tier in Redis or Valkey shared by every process of the server).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -13,18 +15,20 @@ import jwt
 
 from ._delegation import Delegator
 from ._discovery import AuthorizationServerMetadata, ZoneDiscovery
-from ._exchange import TokenExchanger
+from ._exchange import ExchangedToken, TokenExchanger
 from ._exchange_cache import ExchangeCache
 from ._exchange_profile import ExchangeProfile
 from ._fastmcp_auth import KeycardAuth, ProtectedResource
 from ._grant import Grant, grant_decorator, normalize_grants
 from ._http import ClientPool
 from ._jwks import RemoteJWKSet
+from ._sealing import default_namespace, parse_encryption_key
+from ._shared_cache import SharedTokenCache
 from ._urls import normalize_base_url, resolve_zone_url
 from ._verifier import JWTVerifier, VerifiedToken
 from .access_context import AccessContext
 from .credentials import ApplicationCredential, ClientSecret
-from .errors import ConfigurationError
+from .errors import ConfigurationError, DiscoveryError, JWKSError
 
 __all__ = ["AuthProvider"]
 
@@ -48,6 +52,14 @@ class AuthProvider:
     by default), ``scope_prefix`` (put before token scopes that lack it: Entra) and
     ``exchange`` (an ``ExchangeProfile``: RFC 8693 by resource, by audience, or Entra's
     on-behalf-of). Their defaults keep the strict behaviour.
+
+    ``cache_url`` (``redis://``, ``rediss://``, ``valkey://`` or ``valkeys://``) adds a tier of
+    exchanged tokens shared by every worker and replica, sealed with AES-256-GCM under
+    ``cache_encryption_keys`` (each 32 random bytes, raw or base64 as ``openssl rand -base64
+    32`` prints them; the first seals, all open); ``cache_namespace`` separates servers sharing
+    one store (default: from ``mcp_base_url``). These are the YAML ``cache:`` keys. The store
+    is contacted on first use, and its failures are misses, never errors of a call. Raises
+    ``ConfigurationError`` (code ``cache_config``) for a bad URL, key or namespace.
     """
 
     def __init__(
@@ -69,6 +81,9 @@ class AuthProvider:
         scope_claims: Sequence[str] = ("scope", "scp"),
         scope_prefix: str = "",
         exchange: ExchangeProfile | None = None,
+        cache_url: str | None = None,
+        cache_encryption_keys: Sequence[str | bytes] = (),
+        cache_namespace: str | None = None,
     ) -> None:
         self.zone_url = resolve_zone_url(zone_id, zone_url)
         self.zone_id = zone_id
@@ -106,7 +121,14 @@ class AuthProvider:
         self._discovery = ZoneDiscovery(self.zone_url, self._pool.get)
         self._jwks: RemoteJWKSet | None = None
         self._verifiers: dict[tuple[tuple[str, ...], tuple[str, ...]], JWTVerifier] = {}
-        self._cache = ExchangeCache()
+        self._shared_cache = _shared_cache(
+            cache_url,
+            cache_encryption_keys,
+            cache_namespace or default_namespace(self.mcp_base_url),
+        )
+        self._cache = ExchangeCache(shared=self._shared_cache)
+        self._ready = False
+        self._readying = asyncio.Lock()
         exchanger = TokenExchanger(
             self._discovery.metadata,
             application_credential,
@@ -186,9 +208,35 @@ class AuthProvider:
         ``accepted_audiences``."""
         return (*self.protected_resource.audiences(mcp_path), *self._accepted_audiences)
 
+    async def ready(self) -> str | None:
+        """None once this provider can serve: the zone's metadata and signing keys loaded and,
+        with a shared cache, the store answered a PING; else why not (one line, no secret).
+
+        Loads what is missing (bounded by the discovery and JWKS timeouts). Once ready it stays
+        ready: a zone or store outage later is each call's business (a store that is down is a
+        miss), not a reason to take the server out of rotation.
+        """
+        async with self._readying:
+            if self._ready:
+                return None
+            try:
+                metadata = await self._discovery.metadata()
+                if self._jwks is None or self._jwks.url != metadata.jwks_uri:
+                    self._jwks = RemoteJWKSet(metadata.jwks_uri, self._pool.get)
+                await self._jwks.load()
+            except (DiscoveryError, JWKSError) as exc:
+                return exc.message
+            if self._shared_cache is not None and not await self._shared_cache.ping():
+                return f"the shared token cache ({self._shared_cache.where}) did not answer"
+            self._ready = True
+            return None
+
     async def aclose(self) -> None:
-        """Close the pooled HTTP client of the running event loop."""
+        """Close the pooled HTTP client of the running event loop and the shared cache's
+        connections."""
         await self._pool.aclose()
+        if self._shared_cache is not None:
+            await self._shared_cache.aclose()
 
     async def _signing_key(self, header: Mapping[str, Any]) -> jwt.PyJWK:
         metadata = await self._discovery.metadata()
@@ -201,3 +249,22 @@ class AuthProvider:
             f"AuthProvider(zone_url={self.zone_url!r}, mcp_base_url={self.mcp_base_url!r}, "
             f"application_credential={self.application_credential!r})"
         )
+
+
+def _shared_cache(
+    url: str | None, keys: Sequence[str | bytes], namespace: str
+) -> SharedTokenCache[ExchangedToken] | None:
+    """The shared tier the ``cache_*`` keywords describe, or None without a URL."""
+    if url is None:
+        if keys:
+            raise ConfigurationError(
+                "cache_encryption_keys given without cache_url", code="cache_config"
+            )
+        return None
+    try:
+        parsed = [key if isinstance(key, bytes) else parse_encryption_key(key) for key in keys]
+        return SharedTokenCache(
+            url, encryption_keys=parsed, namespace=namespace, record_type=ExchangedToken
+        )
+    except ValueError as exc:
+        raise ConfigurationError(f"shared token cache: {exc}", code="cache_config") from None

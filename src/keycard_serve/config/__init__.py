@@ -12,6 +12,7 @@ from .findings import ConfigError, Finding
 from .imports import import_tools
 from .loader import LoadedConfig, load_config
 from .models import (
+    CacheConfig,
     ClientSecretCredentials,
     DevZoneConfig,
     ExchangeConfig,
@@ -26,6 +27,7 @@ from .models import (
 from .schema import json_schema
 
 __all__ = [
+    "CacheConfig",
     "ClientSecretCredentials",
     "ConfigError",
     "DevZoneConfig",

@@ -64,6 +64,7 @@ def build_provider(
     zone = config.zone
     if zone.dev is not None and zone_url is None:
         raise ConfigurationError("a dev zone must be running before the provider is built")
+    cache = config.cache
     return AuthProvider(
         zone_id=zone.id,
         zone_url=zone_url or zone.url,
@@ -83,4 +84,7 @@ def build_provider(
         scope_claims=zone.scope_claims,
         scope_prefix=zone.scope_prefix or "",
         exchange=zone.exchange.profile,
+        cache_url=cache.url.get_secret_value() if cache else None,
+        cache_encryption_keys=cache.keys if cache else (),
+        cache_namespace=cache.namespace if cache else None,
     )

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
+from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -31,6 +32,8 @@ from pydantic import (
     ValidationInfo,
 )
 
+from .._sealing import entry_name, parse_encryption_key
+from .._shared_cache import parse_cache_url
 from .._urls import resolve_zone_url
 from ..credentials import read_platform_token
 from ..errors import ConfigurationError
@@ -42,8 +45,11 @@ from ._yaml import Scalar
 __all__ = [
     "BaseURL",
     "Boolean",
+    "CacheNamespace",
+    "CacheURL",
     "ClientIdentifier",
     "ClientSecretFileRef",
+    "EncryptionKey",
     "EnvText",
     "LoadContext",
     "MCPPath",
@@ -57,6 +63,7 @@ __all__ = [
     "TokenFileRef",
     "ToolName",
     "Version",
+    "Workers",
     "ZoneId",
     "ZoneURL",
     "check_tool_name",
@@ -194,6 +201,37 @@ def _printable_file(value: SecretFile) -> SecretFile:
     return value
 
 
+def _cache_url(value: Any, info: ValidationInfo) -> Any:
+    """A store URL: a password in it must come from the environment, not the file."""
+    if not isinstance(value, str) or _load_context(info) is None or "${" in value:
+        return _expand(value, info)
+    try:
+        password = urlsplit(value).password
+    except ValueError:
+        password = None  # the URL's own check says what is wrong with it
+    if password:
+        raise ValueError(
+            "a password must not be written in the file: put the whole URL in the environment "
+            "and write url: ${CACHE_URL}"
+        )
+    return value
+
+
+def _checked_cache_url(value: SecretStr) -> SecretStr:
+    parse_cache_url(value.get_secret_value())
+    return value
+
+
+def _encryption_key(value: SecretStr) -> SecretStr:
+    parse_encryption_key(value.get_secret_value())
+    return value
+
+
+def _namespace(value: str) -> str:
+    entry_name(value, ())
+    return value
+
+
 def _object_ref(value: str) -> str:
     if not _OBJECT_REF.fullmatch(value):
         raise ValueError("must name a Python object as package.module:attribute")
@@ -231,6 +269,7 @@ def check_tool_name(name: str) -> str:
 
 # For the JSON Schema only: what an editor should accept where a port goes.
 _PortNumber = Annotated[int, Field(ge=1, le=65535)]
+_WorkerCount = Annotated[int, Field(ge=1, le=256)]
 _Reference = Annotated[str, StringConstraints(pattern=r"\$\{")]
 
 _NonEmpty = StringConstraints(min_length=1)
@@ -251,12 +290,29 @@ Port = Annotated[
     BeforeValidator(_expand),
     BeforeValidator(_yaml_number, json_schema_input_type=Union[_PortNumber, _Reference]),  # noqa: UP007
 ]
+Workers = Annotated[
+    int,
+    Field(ge=1, le=256),
+    BeforeValidator(_decimal),
+    BeforeValidator(_expand, json_schema_input_type=Union[_WorkerCount, _Reference]),  # noqa: UP007
+]
 ClientIdentifier = Annotated[str, _NonEmpty, AfterValidator(_printable), _EnvInput]
 Secret = Annotated[
     SecretStr,
     AfterValidator(_printable),
     BeforeValidator(_secret, json_schema_input_type=str),
 ]
+EncryptionKey = Annotated[
+    SecretStr,
+    AfterValidator(_encryption_key),
+    BeforeValidator(_secret, json_schema_input_type=str),
+]
+CacheURL = Annotated[
+    SecretStr,
+    AfterValidator(_checked_cache_url),
+    BeforeValidator(_cache_url, json_schema_input_type=str),
+]
+CacheNamespace = Annotated[str, AfterValidator(_namespace), BeforeValidator(_literal)]
 SecretFileRef = Annotated[
     SecretFile,
     PlainValidator(_secret_file, json_schema_input_type=str),

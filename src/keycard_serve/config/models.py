@@ -25,13 +25,17 @@ from pydantic import (
 
 from .._algorithms import SIGNING_ALGORITHMS
 from .._exchange_profile import ExchangeProfile, token_type_uri
+from .._sealing import parse_encryption_key
 from .._urls import normalize_base_url, resource_url
 from ._secrets import SecretFile, check_private_key
 from ._types import (
     BaseURL,
     Boolean,
+    CacheNamespace,
+    CacheURL,
     ClientIdentifier,
     ClientSecretFileRef,
+    EncryptionKey,
     EnvText,
     MCPPath,
     ObjectRef,
@@ -44,12 +48,14 @@ from ._types import (
     TokenFileRef,
     ToolName,
     Version,
+    Workers,
     ZoneId,
     ZoneURL,
     yaml_boolean,
 )
 
 __all__ = [
+    "CacheConfig",
     "ClientSecretCredentials",
     "Credentials",
     "DevZoneConfig",
@@ -87,6 +93,8 @@ class ServerConfig(_Model):
     """MCP transport."""
     stateless: Boolean = False
     """Serve stateless HTTP (needed for several workers or replicas)."""
+    workers: Workers = 1
+    """Processes sharing the listening socket (run --workers overrides it). ${VAR} allowed."""
 
     @property
     def effective_host(self) -> str:
@@ -326,6 +334,50 @@ class ToolConfig(_Model):
     """Resources the tool gets delegated tokens for: a URI, or {resource, scopes}."""
 
 
+class CacheConfig(_Model):
+    """A Redis or Valkey store that every worker and replica shares for exchanged tokens,
+    encrypted with AES-256-GCM; absent, each process keeps its own cache only."""
+
+    url: CacheURL
+    """redis://, rediss://, valkey:// or valkeys://HOST:PORT/DB. ${VAR} allowed (required
+    when the URL holds a password)."""
+    encryption_keys: tuple[EncryptionKey, ...] = ()
+    """Each ${VAR}: 32 random bytes in base64 (openssl rand -base64 32). The first encrypts,
+    all decrypt (rotation)."""
+    encryption_keys_file: SecretFileRef | None = None
+    """Instead of encryption_keys: a file with one base64 key per line, relative to this
+    config file. ${VAR} allowed."""
+    namespace: CacheNamespace | None = None
+    """Separates servers sharing one store (A-Z a-z 0-9 . _ -); default from server.base_url."""
+
+    @field_validator("encryption_keys_file")
+    @classmethod
+    def _keys_in_file(cls, value: SecretFile | None) -> SecretFile | None:
+        if value is not None:
+            for number, line in enumerate(value.value.get_secret_value().splitlines(), 1):
+                if line.strip():
+                    try:
+                        parse_encryption_key(line)
+                    except ValueError as exc:
+                        raise ValueError(f"line {number} of the file: {exc}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _one_key_source(self) -> CacheConfig:
+        if bool(self.encryption_keys) == (self.encryption_keys_file is not None):
+            raise ValueError("give exactly one of encryption_keys or encryption_keys_file")
+        return self
+
+    @property
+    def keys(self) -> tuple[bytes, ...]:
+        """The 32-byte keys, the sealing one first."""
+        if self.encryption_keys_file is not None:
+            lines = self.encryption_keys_file.value.get_secret_value().splitlines()
+        else:
+            lines = [key.get_secret_value() for key in self.encryption_keys]
+        return tuple(parse_encryption_key(line) for line in lines if line.strip())
+
+
 class ServeConfig(_Model):
     """A keycard-serve configuration file."""
 
@@ -337,6 +389,8 @@ class ServeConfig(_Model):
     """The Keycard zone (or development zone) that issues the tokens."""
     credentials: Credentials | None = None
     """How the server authenticates to the zone; optional only with a dev zone."""
+    cache: CacheConfig | None = None
+    """Exchanged tokens shared by every worker and replica (Redis or Valkey), encrypted."""
     app: ObjectRef | None = None
     """An existing FastMCP server (or zero-argument factory) as package.module:attribute."""
     tools: tuple[ToolConfig, ...] = ()

@@ -18,9 +18,14 @@ With a sample token (``validate --online --token``), its shape is held against t
 (``token_shape``: issuer vs the discovery issuer, audience, ``typ``, where the scopes sit) and,
 when nothing there is wrong, it is verified as the server would (signature, expiry); the
 token never appears in a finding.
+
+With a ``cache:`` section, the shared token cache must answer a PING (nothing is read or
+written), dev zone or not.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import httpx
 
@@ -28,6 +33,8 @@ from .._discovery import ZoneDiscovery
 from .._exchange import TokenExchanger
 from .._http import ClientPool
 from .._protocol import JWT_BEARER_GRANT
+from .._sealing import default_namespace
+from .._shared_cache import SharedTokenCache
 from .._urls import resolve_zone_url
 from ..errors import DiscoveryError, JWKSError, TokenError, TokenExchangeError
 from ._provider import build_provider, credential_from
@@ -42,6 +49,7 @@ _PROBE_RESOURCE = "https://keycard-serve.invalid/validate"
 # OAuth error codes that say the client authenticated and the probe's subject token or
 # target was refused, as it should be.
 _PROBE_REFUSED = ("invalid_grant", "invalid_target", "invalid_scope")
+_PING_TIMEOUT = 2.0  # seconds: a CI runner reaching a managed store is slower than loopback
 
 
 async def check_online(
@@ -55,20 +63,22 @@ async def check_online(
     Empty when all is well; for a dev zone (it lives inside the launcher) a warning that
     nothing was checked. ``transport`` replaces the network for discovery and the probe
     (tests); verifying ``sample_token`` (an access token from the zone) fetches the zone's
-    keys over the network. Never raises for an unreachable zone: that is a finding.
+    keys over the network. Never raises for an unreachable zone or store: that is a finding.
     """
     config = loaded.config
+    store_findings = await _cache_findings(loaded)
     if config.zone.dev is not None:
         message = "online checks skipped: a development zone runs inside the launcher"
-        return [loaded.locator.at(("zone", "dev"), message, "warning")]
+        return [*store_findings, loaded.locator.at(("zone", "dev"), message, "warning")]
     pool = ClientPool(transport=transport)
     try:
         discovery = ZoneDiscovery(resolve_zone_url(config.zone.id, config.zone.url), pool.get)
         try:
             metadata = await discovery.metadata()
         except DiscoveryError as exc:
-            return [loaded.locator.at(("zone",), f"discovery failed: {exc.message}")]
-        findings = []
+            message = f"discovery failed: {exc.message}"
+            return [*store_findings, loaded.locator.at(("zone",), message)]
+        findings = store_findings
         profile = config.zone.exchange.profile
         supported = metadata.document.get("grant_types_supported")
         # Only a server that may delegate needs the grant (Cognito's configs have neither).
@@ -92,6 +102,31 @@ async def check_online(
         return findings
     finally:
         await pool.aclose()
+
+
+async def _cache_findings(loaded: LoadedConfig) -> list[Finding]:
+    cache = loaded.config.cache
+    if cache is None:
+        return []
+    store = SharedTokenCache(
+        cache.url.get_secret_value(),
+        encryption_keys=cache.keys,
+        namespace=cache.namespace or default_namespace(loaded.config.server.base_url),
+        record_type=_Probe,
+        timeout=_PING_TIMEOUT,
+    )
+    try:
+        if await store.ping():
+            return []
+    finally:
+        await store.aclose()
+    message = f"the shared token cache at {store.where} did not answer a PING"
+    return [loaded.locator.at(("cache", "url"), message)]
+
+
+@dataclass(frozen=True)
+class _Probe:
+    """The record type of the PING-only store (nothing is read or written)."""
 
 
 async def _sample_findings(loaded: LoadedConfig, token: str, issuer: str) -> list[Finding]:

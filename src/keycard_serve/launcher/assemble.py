@@ -20,7 +20,7 @@ from ..config._provider import build_provider
 from ..credentials import ClientSecret
 from ..devzone import DevZone
 from .dev import dev_zone_for
-from .health import health_endpoint
+from .health import health_endpoint, ready_endpoint
 from .reload import Reloader
 from .runtime import Runtime, Snapshot
 from .scope_guard import ToolScopeGuard, ToolScopeMiddleware
@@ -86,6 +86,9 @@ async def served_app(
             request_restart=request_restart,
         )
         mcp.custom_route("/healthz", methods=["GET"])(health_endpoint(reloader.status))
+        mcp.custom_route("/readyz", methods=["GET"])(
+            ready_endpoint(lambda: runtime.current.provider.ready())
+        )
         server = loaded.config.server
         app = mcp.http_app(
             path=server.path,

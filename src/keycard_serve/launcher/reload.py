@@ -31,7 +31,7 @@ __all__ = ["ReloadStatus", "Reloader"]
 
 logger = logging.getLogger("keycard_serve.reload")
 
-_RESTART_FIELDS = ("base_url", "host", "port", "path", "transport", "stateless")
+_RESTART_FIELDS = ("base_url", "host", "port", "path", "transport", "stateless", "workers")
 _OLD_PROVIDER_GRACE = 60.0  # seconds in-flight calls may still use a replaced provider
 
 
@@ -149,12 +149,15 @@ class Reloader:
             new = loaded.config
         provider = current.provider
         scopes = tuple(advertised_scopes(loaded))
-        if (old.zone, old.credentials) != (new.zone, new.credentials):
+        if (old.zone, old.credentials, old.cache) != (new.zone, new.credentials, new.cache):
             # A new provider (its scopes given to its constructor) and its description.
             provider = self._new_provider(loaded)
             self._auth.rebind(provider, provider.protected_resource)
             _close_later(current.provider)
-            notes.append("zone or credentials changed: discovery, keys and tokens flushed")
+            if (old.zone, old.credentials) != (new.zone, new.credentials):
+                notes.append("zone or credentials changed: discovery, keys and tokens flushed")
+            else:
+                notes.append("cache changed: a new shared token cache, in-process tokens flushed")
         elif scopes != self._auth.resource.scopes_supported:
             # Same zone: the provider and its caches stay; only the published description
             # (RFC 9728 scopes_supported) changes, handed over whole.
