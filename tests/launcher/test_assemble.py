@@ -83,6 +83,9 @@ async def test_banner_is_rendered_from_the_built_app_without_serving(tmp_path, m
         "      -> https://docs.example/  (scope docs.search)",
     ]
     assert "s" not in banner.split()  # the secret's value
+    async with served_app(import_tools(load_config(path, environ={"SECRET": "s"}))) as served:
+        lines = render_banner(served, "http://0.0.0.0:8000", workers=3).splitlines()
+    assert lines[3] == "  workers        3 processes sharing the socket"
 
 
 async def test_an_adopted_apps_module_change_calls_the_restart_hook(tmp_path, monkeypatch):

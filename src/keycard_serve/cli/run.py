@@ -40,6 +40,16 @@ ReloadOpt = Annotated[
         help="Watch the config and the tools' modules; apply valid changes without a restart.",
     ),
 ]
+WorkersOpt = Annotated[
+    Optional[int],  # noqa: UP045
+    typer.Option(
+        "--workers",
+        min=1,
+        max=256,
+        metavar="N",
+        help="Processes sharing the listening socket (default: server.workers, else 1).",
+    ),
+]
 
 
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
@@ -60,10 +70,11 @@ def run_command(
     port: PortOpt = None,
     log_level: LogLevelOpt = None,
     reload: ReloadOpt = False,
+    workers: WorkersOpt = None,
 ) -> None:
     """Serve CONFIG over HTTP (streamable HTTP, or SSE if the file says so) until Ctrl-C.
 
-    SIGHUP reloads the config.
+    SIGHUP reloads the config (in every worker).
 
     Examples:
 
@@ -71,8 +82,26 @@ def run_command(
       keycard-serve configs/minimal.yaml
       keycard-serve run configs/minimal.yaml --port 9000 --log-level debug
       keycard-serve run configs/minimal.yaml --reload   # apply edits without a restart
+      keycard-serve run configs/minimal.yaml --workers 4   # four processes, one socket
     """
-    _serve(load_or_exit(config, imports=True), host, port, log_level, reload)
+    loaded = load_or_exit(config, imports=True)
+    count = workers or loaded.config.server.workers
+    if count == 1:
+        _serve(loaded, host, port, log_level, reload)
+        return
+    if reload:
+        raise fail(
+            f"--reload watches files from one process; it cannot be combined with {count} "
+            "workers (send SIGHUP to reload every worker, or use --workers 1)",
+            code=2,
+        )
+    if loaded.config.zone.dev is not None:
+        raise fail(
+            "the development zone lives inside one process, so it serves one worker: "
+            "use --workers 1, or a zone url or id for several workers",
+            code=2,
+        )
+    _serve_workers(loaded, host, port, log_level, count)
 
 
 def dev_command(
@@ -111,6 +140,36 @@ def dev_command(
     _serve(with_dev_zone, host, port, log_level, reload)
 
 
+def _serve_workers(
+    loaded: LoadedConfig, host: str | None, port: int | None, log_level: str | None, count: int
+) -> None:
+    from ..launcher.workers import WorkerSpec, run_workers
+
+    server = loaded.config.server
+    spec = WorkerSpec(
+        path=loaded.path,
+        host=host or server.effective_host,
+        port=port or server.effective_port,
+        log_level=_configure_logging(loaded, log_level),
+        workers=count,
+    )
+    try:
+        status = run_workers(spec)
+    except OSError as exc:
+        raise fail(f"keycard-serve: cannot serve {loaded.path}: {exc}") from None
+    if status:
+        raise typer.Exit(status)
+
+
+def _configure_logging(loaded: LoadedConfig, log_level: str | None) -> str:
+    """Set up logging at the requested level (else the config's); returns its name."""
+    level_name = log_level or loaded.config.log_level
+    level = level_name.upper()
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLevelName(level)))
+    return level_name
+
+
 def _serve(
     loaded: LoadedConfig,
     host: str | None,
@@ -120,10 +179,7 @@ def _serve(
 ) -> None:
     from ..launcher.serve import serve  # FastMCP and uvicorn: only once there is a server
 
-    level_name = log_level or loaded.config.log_level
-    level = level_name.upper()
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLevelName(level)))
+    level_name = _configure_logging(loaded, log_level)
     try:
         restart = asyncio.run(
             serve(loaded, host=host, port=port, log_level=level_name, reload=reload)

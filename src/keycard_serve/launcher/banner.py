@@ -9,8 +9,9 @@ from .assemble import Served
 __all__ = ["render_banner"]
 
 
-def render_banner(served: Served, listening: str) -> str:
-    """What is served, where (``listening`` is the bound address), with which grants.
+def render_banner(served: Served, listening: str, *, workers: int = 1) -> str:
+    """What is served, where (``listening`` is the bound address), by how many ``workers``
+    (processes sharing the socket; a line of its own when more than one), with which grants.
 
     Lines of text without a final newline; never a secret. With a development zone it adds
     the ``keycard-serve token`` command and, for streamable HTTP, a ``curl`` call to try.
@@ -22,6 +23,7 @@ def render_banner(served: Served, listening: str) -> str:
         f"keycard-serve: {config.server.name}",
         f"  MCP endpoint   {served.mcp_url}",
         f"  listening on   {listening}",
+        *([f"  workers        {workers} processes sharing the socket"] if workers > 1 else []),
         f"  zone           {zone}"
         + ("  (development zone - not for production)" if served.dev_zone else ""),
         "  tools:",

@@ -2,6 +2,8 @@
 
 ``assemble.served_app`` builds the app; this module only serves it. SIGHUP reloads the config
 (and so do file changes with ``reload=True``); SIGINT and SIGTERM stop uvicorn gracefully.
+Several processes on one socket are ``workers.py``'s: each of its workers runs ``serve`` on
+the socket the supervisor bound.
 """
 
 from __future__ import annotations
@@ -9,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import socket
 import sys
+from collections.abc import Callable
 from typing import TextIO
 
 import uvicorn
@@ -32,14 +36,20 @@ async def serve(
     port: int | None = None,
     log_level: str | None = None,
     reload: bool = False,
-    out: TextIO = sys.stdout,
+    out: TextIO | None = sys.stdout,
+    sock: socket.socket | None = None,
+    workers: int = 1,
+    started: Callable[[], None] | None = None,
 ) -> bool:
     """Serve ``loaded`` (tools imported) until interrupted; print the banner to ``out``.
 
-    ``host`` and ``port`` default to the config's. Returns True when the server stopped to be
-    started again in a new process (an adopted app's module changed), False when it was simply
-    stopped. Raises ``ConfigurationError`` for a dev zone on a non-loopback host and
-    ``OSError`` when the address cannot be bound.
+    ``host`` and ``port`` default to the config's. ``sock``, when given, is an already
+    listening socket (a worker's, bound by the supervisor) and ``host``/``port`` only name it;
+    ``out=None`` prints no banner; ``workers`` is the number of processes on the socket, for
+    the banner; ``started()`` is called once the app is built. Returns True when the server
+    stopped to be started again in a new process (an adopted app's module changed), False when
+    it was simply stopped. Raises ``ConfigurationError`` for a dev zone on a non-loopback host
+    and ``OSError`` when the address cannot be bound.
     """
     server = loaded.config.server
     host, port = host or server.effective_host, port or server.effective_port
@@ -48,7 +58,7 @@ async def serve(
             f"the development zone is loopback only: refusing to listen on {host} "
             "(server.host, server.base_url or --host)"
         )
-    sock = listen(host, port)
+    sock = sock or listen(host, port)
     restart = asyncio.Event()
     async with served_app(loaded, request_restart=lambda _why: restart.set()) as served:
         uvicorn_server = uvicorn.Server(
@@ -58,7 +68,11 @@ async def serve(
                 timeout_graceful_shutdown=5,
             )
         )
-        print(render_banner(served, f"http://{host}:{port}"), file=out, flush=True)
+        if out is not None:
+            banner = render_banner(served, f"http://{host}:{port}", workers=workers)
+            print(banner, file=out, flush=True)
+        if started is not None:
+            started()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         tasks: set[asyncio.Task] = set()
