@@ -146,6 +146,7 @@ def test_compose_runs_two_replicas_with_the_config_read_only_behind_the_proxy() 
     published = services["proxy"]["ports"][0].split(":")
     assert f"listen {published[1]};" in nginx
     assert config["server"]["stateless"] is True  # round-robin: no session kept in a process
+    assert config["server"]["workers"] == 2  # processes per replica, one socket each
 
 
 def test_nginx_accepts_the_proxy_config(tmp_path: Path) -> None:

@@ -13,6 +13,8 @@ import contextlib
 import os
 import re
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -278,9 +280,6 @@ async def test_three_workers_serve_reload_on_sighup_and_stop_cleanly(
 
 
 def test_workers_and_reload_or_a_dev_zone_are_refused_clearly(tmp_path: Path) -> None:
-    import subprocess
-    import sys
-
     config = tmp_path / "dev.yaml"
     config.write_text(
         "version: 1\nserver:\n  name: Dev\n  base_url: http://127.0.0.1:8000/\n"
