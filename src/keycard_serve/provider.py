@@ -220,10 +220,7 @@ class AuthProvider:
             if self._ready:
                 return None
             try:
-                metadata = await self._discovery.metadata()
-                if self._jwks is None or self._jwks.url != metadata.jwks_uri:
-                    self._jwks = RemoteJWKSet(metadata.jwks_uri, self._pool.get)
-                await self._jwks.load()
+                await (await self._key_set()).load()
             except (DiscoveryError, JWKSError) as exc:
                 return exc.message
             if self._shared_cache is not None and not await self._shared_cache.ping():
@@ -239,10 +236,14 @@ class AuthProvider:
             await self._shared_cache.aclose()
 
     async def _signing_key(self, header: Mapping[str, Any]) -> jwt.PyJWK:
+        return await (await self._key_set()).get_signing_key(header)
+
+    async def _key_set(self) -> RemoteJWKSet:
+        """The zone's key set, at the ``jwks_uri`` its metadata names now."""
         metadata = await self._discovery.metadata()
         if self._jwks is None or self._jwks.url != metadata.jwks_uri:
             self._jwks = RemoteJWKSet(metadata.jwks_uri, self._pool.get)
-        return await self._jwks.get_signing_key(header)
+        return self._jwks
 
     def __repr__(self) -> str:
         return (

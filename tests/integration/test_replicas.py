@@ -15,8 +15,7 @@ import re
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -27,7 +26,8 @@ from keycard_serve._exchange_cache import cache_key
 from keycard_serve._sealing import entry_name
 from tests.support.authserver import AuthServer
 from tests.support.launcher import Launched, launch
-from tests.support.redis_server import RedisServer, redis_server
+from tests.support.polling import poll
+from tests.support.redis_server import RedisServer
 from tests.support.reverse_proxy import reverse_proxy
 from tests.support.servers import free_port
 
@@ -88,21 +88,6 @@ async def whoami(mcp_url: str, token: str) -> dict:
 def subjects(result: dict) -> dict[str, str]:
     assert result["status"] == "success", result
     return {resource: claims["sub"] for resource, claims in result["tokens"].items()}
-
-
-def poll(check: Callable[[], bool], what: str, deadline: float = 30.0) -> None:
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        if check():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-@pytest.fixture(scope="module")
-def store() -> Iterator[RedisServer]:
-    with redis_server() as server:
-        yield server
 
 
 class Replicas:

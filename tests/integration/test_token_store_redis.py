@@ -13,7 +13,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
@@ -41,12 +41,6 @@ DELEGATED = ExchangedToken(
 def cache_key(resource: str = RESOURCE) -> tuple:
     """The in-process cache's key shape: caller token hash, resource, scopes, client id."""
     return (hashlib.sha256(CALLER_TOKEN.encode()).hexdigest(), resource, ("weather.read",), "srv")
-
-
-@pytest.fixture(scope="module")
-def store() -> Iterator[RedisServer]:
-    with redis_server() as server:
-        yield server
 
 
 @pytest.fixture(autouse=True)

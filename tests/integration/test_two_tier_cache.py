@@ -5,7 +5,6 @@ exchange."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 
 import pytest
 
@@ -13,7 +12,7 @@ from keycard_serve import ExchangedToken
 from keycard_serve._exchange_cache import ExchangeCache, cache_key
 from keycard_serve._shared_cache import SharedTokenCache
 from keycard_serve.errors import TokenExchangeError
-from tests.support.redis_server import RedisServer, redis_server
+from tests.support.redis_server import RedisServer
 
 KEY = os.urandom(32)
 NOW = 1_800_000_000.0
@@ -42,12 +41,6 @@ class Zone:
             expires_in=self.lifetime,
             expires_at=self.clock() + self.lifetime,
         )
-
-
-@pytest.fixture(scope="module")
-def store() -> Iterator[RedisServer]:
-    with redis_server() as server:
-        yield server
 
 
 @pytest.fixture(autouse=True)

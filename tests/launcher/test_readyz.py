@@ -9,14 +9,13 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 from fastmcp import Client
 
 from tests.support.launcher import launch
+from tests.support.polling import poll
 from tests.support.redis_server import RedisServer
 from tests.support.servers import free_port
 
@@ -51,15 +50,6 @@ def environment(client: tuple[str, str] = ("x", "y")) -> dict[str, str]:
         "TEST_CLIENT_SECRET": client[1],
         "KS_CACHE_KEY": base64.b64encode(os.urandom(32)).decode(),
     }
-
-
-def poll(check: Callable[[], bool], what: str, deadline: float = 20.0) -> None:
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        if check():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_not_ready_while_the_zone_cannot_be_reached_yet_alive(tmp_path: Path) -> None:

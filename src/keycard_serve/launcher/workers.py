@@ -50,7 +50,9 @@ __all__ = ["WorkerSpec", "run_workers"]
 logger = logging.getLogger("keycard_serve.workers")
 
 _STOP_GRACE = 15.0  # seconds: uvicorn's 5 s graceful shutdown, then closing, with margin
-_FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+# SIGHUP does not exist on Windows; the module stays importable there.
+_HANGUP = getattr(signal, "SIGHUP", None)
+_FORWARDED = tuple(s for s in (signal.SIGINT, signal.SIGTERM, _HANGUP) if s is not None)
 
 
 @dataclass(frozen=True)
@@ -100,9 +102,9 @@ def run_workers(spec: WorkerSpec) -> int:
             with contextlib.suppress(BlockingIOError):
                 wake_read.recv(4096)
             signals, pending[:] = list(pending), []
-            if signal.SIGHUP in signals:
+            if _HANGUP is not None and _HANGUP in signals:
                 for worker in workers.values():
-                    _signal(worker.process, signal.SIGHUP)
+                    _signal(worker.process, _HANGUP)
             if signal.SIGINT in signals or signal.SIGTERM in signals:
                 break
             for item in ready:
@@ -209,7 +211,8 @@ def _worker(spec: WorkerSpec, index: int, sock: socket.socket, started: Connecti
     # Until the app's own handler is installed, a reload request must not kill the process
     # (SIGHUP's default action); the file is loaded after this line, so nothing is missed
     # that the load does not see.
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    if _HANGUP is not None:
+        signal.signal(_HANGUP, signal.SIG_IGN)
     # uvicorn stops gracefully on SIGTERM, then raises it again; end quietly then.
     signal.signal(signal.SIGTERM, _exit_quietly)
     logging.basicConfig(
