@@ -294,7 +294,8 @@ Workers = Annotated[
     int,
     Field(ge=1, le=256),
     BeforeValidator(_decimal),
-    BeforeValidator(_expand, json_schema_input_type=Union[_WorkerCount, _Reference]),  # noqa: UP007
+    BeforeValidator(_expand),
+    BeforeValidator(_yaml_number, json_schema_input_type=Union[_WorkerCount, _Reference]),  # noqa: UP007
 ]
 ClientIdentifier = Annotated[str, _NonEmpty, AfterValidator(_printable), _EnvInput]
 Secret = Annotated[
