@@ -107,16 +107,27 @@ class ExchangeCache:
         it, whatever the downstream token's lifetime. Raises the ``TokenExchangeError`` of
         ``exchange()``, or of a remembered refusal (a new exception object each time).
         """
-        entry = self._entries.get(key)
-        if entry is not None:
-            if self._clock() < entry.valid_until:
-                self._entries.move_to_end(key)
-                if entry.refusal is not None:
-                    raise _again(entry.refusal)
-                assert entry.token is not None
-                return entry.token
-            del self._entries[key]
+        token = self.cached(key)
+        if token is not None:
+            return token
         return await self._exchanging.run(key, lambda: self._run(key, exchange, not_after))
+
+    def cached(self, key: CacheKey) -> ExchangedToken | None:
+        """The token cached for ``key`` and still valid, or None; no request, no suspension.
+
+        Raises the ``TokenExchangeError`` of a remembered refusal (a new object each time).
+        """
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if self._clock() >= entry.valid_until:
+            del self._entries[key]
+            return None
+        self._entries.move_to_end(key)
+        if entry.refusal is not None:
+            raise _again(entry.refusal)
+        assert entry.token is not None
+        return entry.token
 
     async def _run(
         self,

@@ -131,9 +131,15 @@ def grant_decorator(binding: Binding) -> Callable[[F], F]:
 
         @functools.wraps(fn)
         async def wrapper(*args: Any, **kwargs: Any) -> Any:
-            # Bind by the signature callers see now (FastMCP may have rewritten it after
-            # decoration), then call by name, which no reordering can change.
-            arguments = _keyword_arguments(inspect.signature(wrapper), args, kwargs)
+            # FastMCP calls by name: those arguments are already what the function takes.
+            # Positional ones are bound by the signature callers see now (FastMCP may have
+            # rewritten it after decoration), then passed by name, which no reordering can
+            # change.
+            arguments = (
+                _keyword_arguments(inspect.signature(wrapper), args, kwargs)
+                if args
+                else dict(kwargs)
+            )
             ctx = arguments.get(ctx_name)
             if not isinstance(ctx, Context):
                 raise MissingContextError(
