@@ -20,6 +20,9 @@ its leeway (the MCP SDK's backend compares ``expires_at`` with the clock a secon
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import importlib
 import json
 import logging
 from collections.abc import Iterator, Sequence
@@ -49,6 +52,9 @@ __all__ = ["KeycardAuth", "ProtectedResource", "TokenBackend"]
 logger = logging.getLogger("keycard_serve.auth")
 
 _CACHE = {"Cache-Control": "max-age=300"}
+_WARM_UP_SECONDS = 5.0  # at most this long added to start-up when the zone does not answer
+# What FastMCP imports on the first use of session state (FastMCP._state_store), ~0.2 s.
+_LAZY_FASTMCP_MODULES = ("key_value.aio.adapters.pydantic", "key_value.aio.stores.memory")
 _RETRY_AFTER = "5"  # seconds; what a 503 asks clients to wait before trying again
 
 
@@ -66,6 +72,9 @@ class TokenBackend(Protocol):
     async def metadata(self) -> AuthorizationServerMetadata:
         """The zone's RFC 8414 metadata; ``DiscoveryError`` while it cannot be had."""
         ...
+
+    # Optional: ``async def ready(self) -> str | None``, awaited while the server starts so
+    # the first call finds the zone's metadata and keys loaded; a reason it gives is logged.
 
 
 @dataclass(frozen=True)
@@ -182,6 +191,31 @@ class KeycardAuth(FastMCPAuthProvider):
             f'Bearer error="insufficient_scope", scope="{scopes}", '
             f'resource_metadata="{self.resource_metadata_url}"'
         )
+
+    async def warm_up(self) -> None:
+        """Do what the first call would otherwise pay, before the server reports ready.
+
+        Imports the session-state store FastMCP loads on first use (a granted call stores
+        its ``AccessContext`` there) and awaits the backend's ``ready`` (zone discovery,
+        signing keys, the shared cache's connection) for at most 5 seconds. Never raises: a
+        zone unreachable now is logged, and calls try again.
+        """
+        for module in _LAZY_FASTMCP_MODULES:
+            with contextlib.suppress(ImportError):
+                importlib.import_module(module)
+        ready = getattr(self.backend, "ready", None)
+        if ready is None:
+            return
+        try:
+            reason = await asyncio.wait_for(ready(), _WARM_UP_SECONDS)
+            if reason is not None:
+                logger.warning("zone not reachable at start (%s); calls will retry", reason)
+        except TimeoutError:
+            logger.warning(
+                "zone not reachable within %gs at start; calls will retry", _WARM_UP_SECONDS
+            )
+        except Exception:  # start-up must not fail for what a call can retry
+            logger.exception("warming up for the zone failed; calls will retry")
 
     async def verify_token(self, token: str) -> AccessToken | None:
         """The token's grant, None for a refused token; ``TokenVerificationError`` if unchecked."""
@@ -303,6 +337,9 @@ class _BearerAuthentication:
         self.auth = auth
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self.app(scope, receive, _warm_before_ready(send, self.auth))
+            return
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
@@ -326,6 +363,17 @@ def _bearer_token(scope: Scope) -> str | None:
         if name.lower() == b"authorization" and value[:7].lower() == b"bearer ":
             return value[7:].decode("latin-1")
     return None
+
+
+def _warm_before_ready(send: Send, auth: KeycardAuth) -> Send:
+    """``send`` of the ASGI lifespan, warming ``auth`` up before startup is reported."""
+
+    async def wrapped(message: Message) -> None:
+        if message["type"] == "lifespan.startup.complete":
+            await auth.warm_up()
+        await send(message)
+
+    return wrapped
 
 
 def _unavailable_for_401(send: Send) -> Send:
