@@ -1,6 +1,7 @@
 """RFC 8693 token exchange: the caller's token in, a delegated token for one resource out.
 
-The request and the response rules are pure functions; ``TokenExchanger`` only sends, under
+The request (``ExchangeProfile.form``: RFC 8693 by resource or audience, or Entra's
+on-behalf-of) and the response rules are pure functions; ``TokenExchanger`` only sends, under
 one overall deadline, retrying what RFC 6749 and common sense call transient (5xx, 429 with a
 short Retry-After, network errors) and nothing else.
 """
@@ -28,7 +29,6 @@ from .errors import ConfigurationError, DiscoveryError, TokenExchangeError
 __all__ = [
     "ExchangedToken",
     "TokenExchanger",
-    "build_exchange_form",
     "parse_exchange_response",
 ]
 
@@ -51,20 +51,6 @@ class ExchangedToken:
     expires_at: float | None = None
     scope: tuple[str, ...] = ()
     issued_token_type: str | None = ACCESS_TOKEN_TYPE
-
-
-def build_exchange_form(
-    subject_token: str,
-    resource: str,
-    scopes: Sequence[str] = (),
-    *,
-    audience: str | None = None,
-    target: Target | None = None,
-    profile: ExchangeProfile = _DEFAULT_PROFILE,
-) -> dict[str, str]:
-    """The RFC 8693 section 2.1 form body, or the on-behalf-of one ``profile`` asks for
-    (``ExchangeProfile.form``); client authentication is added separately."""
-    return profile.form(subject_token, resource, scopes, audience=audience, target=target)
 
 
 class TokenExchanger:

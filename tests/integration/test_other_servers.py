@@ -203,6 +203,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "shape": lambda header, claims: (
             header["typ"] == "JWT" and claims["aud"] == ["mcp-server", "account"]
         ),
+        "banner": "  (audience calendar-api)",
         "downstream_aud": "calendar-api",
     },
     "entra": {
@@ -219,6 +220,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
             and claims["scp"] == "tools.read"
             and "scope" not in claims
         ),
+        "banner": "  (audience api://calendar-api)",
         "downstream_aud": "api://calendar-api",
     },
     "okta": {
@@ -230,6 +232,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "user": "okta-alice",
         "other": "okta-other",  # the same shape, meant for another server or tenant
         "shape": lambda header, claims: "typ" not in header and claims["scp"] == ["mcp:tools"],
+        "banner": "  (audience calendar-api)",
         "downstream_aud": "calendar-api",
     },
     "auth0": {
@@ -245,6 +248,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
             and claims["permissions"] == ["mcp:tools"]
             and claims["scope"] == "openid"
         ),
+        "banner": "",
         "downstream_aud": CALENDAR,
     },
 }
@@ -280,7 +284,8 @@ async def test_example_config_serves_a_granted_call_with_that_servers_tokens(
         assert (delegated["sub"], delegated["aud"]) == ("alice", example["downstream_aud"])
         # the setting accepts what it names and nothing else
         assert refused(server.mcp_url, token_for(zone, example["other"], server.mcp_url)) == 401
-        assert zone.clients["mcp-server"][1] not in server.log()
+        assert SECRET not in server.log()
+        assert f"-> {CALENDAR}{example['banner']}  (scope calendar.read)" in server.log()
 
 
 async def test_cognito_config_binds_audienceless_tokens_to_its_app_client(

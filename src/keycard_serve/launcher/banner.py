@@ -33,7 +33,8 @@ def render_banner(served: Served, listening: str, *, workers: int = 1) -> str:
         lines.append(f"    {tool.name}{scopes}")
         for grant in tool.grants:
             requested = f"  (scope {' '.join(grant.scopes)})" if grant.scopes else ""
-            lines.append(f"      -> {grant.resource}{requested}")
+            named = f"  (audience {grant.audience})" if grant.audience else ""
+            lines.append(f"      -> {grant.resource}{named}{requested}")
         if not tool.grants:
             lines.append("      (no delegated access)")
     if served.dev_zone is not None:

@@ -1,4 +1,4 @@
-"""credentials: {type: workload_identity}: validate checks the token file (issue 15)."""
+"""Other servers' settings: the workload identity token file, the exchange flavour."""
 
 from __future__ import annotations
 
@@ -60,3 +60,12 @@ def test_an_expired_token_is_a_warning(write: Callable[..., Path]) -> None:
     ((warning,),) = (loaded.warnings,)
     assert (warning.field, warning.severity) == ("credentials.token_file", "warning")
     assert "expired" in warning.message
+
+
+def test_on_behalf_of_with_a_target_is_a_warning(write: Callable[..., Path]) -> None:
+    write(platform_token({}), "token")
+    text = CONFIG.replace("${TOKEN_DIR}/token", "token").replace(
+        "zone:\n", "zone:\n  exchange: {flavour: on_behalf_of, target: audience}\n"
+    )
+    ((warning,),) = (load_config(write(text), environ={}).warnings,)
+    assert warning.field == "zone.exchange.target" and "not used" in warning.message
