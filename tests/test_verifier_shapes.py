@@ -164,3 +164,9 @@ async def test_bad_shape_options_are_refused(options: dict[str, Any]) -> None:
     arguments = {"issuer": ISSUER, "audiences": [AUDIENCE], "key_resolver": None, **options}
     with pytest.raises(ValueError):
         JWTVerifier(**arguments)
+
+
+@pytest.mark.parametrize("claim", ["azp", "cid", "appid"])
+async def test_the_client_id_is_read_where_each_server_puts_it(make: Any, claim: str) -> None:
+    token = sign(claims(drop=("client_id",), **{claim: "the-client"}), RSA)
+    assert (await make().verify(token)).client_id == "the-client"

@@ -494,7 +494,9 @@ def read_scopes(
 
 
 def _client_id(payload: Mapping[str, Any]) -> str | None:
-    for name in ("client_id", "azp"):
+    """RFC 9068 ``client_id``, else OIDC ``azp`` (Keycloak, Auth0, Entra v2), Okta's ``cid``
+    or Entra v1's ``appid``."""
+    for name in ("client_id", "azp", "cid", "appid"):
         if name in payload:
             if not isinstance(payload[name], str):
                 raise TokenError(f"the {name} claim is not a string", code="invalid_claim")
