@@ -44,7 +44,8 @@ class ApplicationCredential(Protocol):
     client_id: str
 
     def authenticate(self, form: dict[str, str], headers: dict[str, str], *, audience: str) -> None:
-        """Add credentials to ``form`` or ``headers``; ``audience`` is the token endpoint."""
+        """Add credentials to ``form`` or ``headers``. ``audience`` is the token endpoint URL,
+        or the issuer for a credential whose ``assertion_audience`` is ``"issuer"``."""
 
 
 class ClientSecret:

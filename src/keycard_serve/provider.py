@@ -96,7 +96,8 @@ class AuthProvider:
             application_credential, ApplicationCredential
         ):
             raise ConfigurationError(
-                "application_credential must be a ClientSecret, a PrivateKeyJWT or None",
+                "application_credential must be a ClientSecret, a PrivateKeyJWT, a "
+                "WorkloadIdentity or None",
                 code="credential_type",
             )
         if isinstance(application_credential, ClientSecret):
