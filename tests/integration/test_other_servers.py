@@ -94,6 +94,7 @@ def zone(signer, k8s_jwks: Path) -> Iterator[AuthServer]:
             *map(user_client, ("kc-alice", "entra-alice", "okta-alice", "auth0-alice")),
             *map(user_client, ("cognito-alice", "cognito-other", "duende-alice")),
             *map(user_client, ("kc-other", "entra-other", "okta-other", "auth0-other")),
+            *map(user_client, ("kc-id-token", "cognito-id-token")),
             *map(exchanging_client, ("kc-mcp", "okta-mcp", "auth0-mcp", "duende-mcp")),
             *map(exchanging_client, ("jwt-mcp", "none-mcp")),
             exchanging_client("entra-mcp", JWT_BEARER),
@@ -116,6 +117,12 @@ def zone(signer, k8s_jwks: Path) -> Iterator[AuthServer]:
         "shapes": [
             {"client_id": "kc-alice", "preset": "keycloak", "aud": ["mcp-server", "account"]},
             {"client_id": "kc-other", "preset": "keycloak", "aud": ["other-client", "account"]},
+            {  # a Keycloak ID token for this server's client: typ JWT, aud a client id
+                "client_id": "kc-id-token",
+                "preset": "keycloak",
+                "aud": "mcp-server",
+                "claims": {"typ": "ID", "nonce": "n-1"},
+            },
             {"client_id": "kc-mcp", "preset": "keycloak"},
             {
                 "client_id": "entra-alice",
@@ -147,6 +154,11 @@ def zone(signer, k8s_jwks: Path) -> Iterator[AuthServer]:
             },
             {"client_id": "cognito-alice", "preset": "cognito"},
             {"client_id": "cognito-other", "preset": "cognito"},
+            {
+                "client_id": "cognito-id-token",
+                "preset": "cognito",
+                "claims": {"token_use": "id", "client_id": "cognito-alice"},
+            },
             {"client_id": "duende-alice", "preset": "duende"},
         ],
         "exchange": {
@@ -199,6 +211,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
             "KEYCLOAK_CLIENT_SECRET": SECRET,
         },
         "user": "kc-alice",
+        "id_token": "kc-id-token",  # typ JWT and aud mcp-server, like its access tokens
         "other": "kc-other",  # the same shape, meant for another server or tenant
         "shape": lambda header, claims: (
             header["typ"] == "JWT" and claims["aud"] == ["mcp-server", "account"]
@@ -284,6 +297,10 @@ async def test_example_config_serves_a_granted_call_with_that_servers_tokens(
         assert (delegated["sub"], delegated["aud"]) == ("alice", example["downstream_aud"])
         # the setting accepts what it names and nothing else
         assert refused(server.mcp_url, token_for(zone, example["other"], server.mcp_url)) == 401
+        if "id_token" in example:  # typ relaxed: ID-token claims still tell them apart
+            id_token = token_for(zone, example["id_token"], server.mcp_url)
+            assert refused(server.mcp_url, id_token) == 401
+            assert "bearer token rejected: invalid_type" in server.log()
         assert SECRET not in server.log()
         assert f"-> {CALENDAR}{example['banner']}  (scope calendar.read)" in server.log()
 
@@ -299,6 +316,10 @@ async def test_cognito_config_binds_audienceless_tokens_to_its_app_client(
         assert await call(server.mcp_url, token, "ping") == "pong"
         # another app client's token, with no aud either, names no server: refused
         assert refused(server.mcp_url, token_for(zone, "cognito-other", server.mcp_url)) == 401
+        # an ID token is not an access token, even from the listed client id
+        id_token = token_for(zone, "cognito-id-token", server.mcp_url)
+        assert refused(server.mcp_url, id_token) == 401
+        assert "bearer token rejected: invalid_claim" in server.log()  # token_use id
         assert "zone.tokens_without_audience" in server.log()
 
 
