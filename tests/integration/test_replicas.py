@@ -247,6 +247,7 @@ async def test_three_workers_serve_reload_on_sighup_and_stop_cleanly(
 
         # A broken file: each worker refuses it and keeps serving the last good config.
         good = httpx.get(base_url + "healthz").json()["config"]["sha256"]
+        good_text = config.read_text()
         config.write_text("version: 1\nserver: [unclosed\n")
         launched.process.send_signal(signal.SIGHUP)
         poll(lambda: len(reload_lines(launched, "config not reloaded")) == 3, "three refusals")
@@ -255,10 +256,21 @@ async def test_three_workers_serve_reload_on_sighup_and_stop_cleanly(
         assert set(subjects(await whoami(launched.mcp_url, token))) == {MAIL}
         workers = reload_lines(launched, "reloaded")
 
-        launched.process.send_signal(signal.SIGINT)
-        assert launched.process.wait(timeout=30) == 0
+        # A worker that dies is replaced. Its replacement loads the file as it is now: while
+        # the file is broken it cannot start and the other two serve; once fixed, it starts.
+        killed = workers.pop("2")
+        os.kill(int(killed), signal.SIGKILL)
+        poll(lambda: f"worker 2 (pid {killed}) exited" in launched.log(), "the replacement")
+        poll(lambda: "could not start" in launched.log(), "the replacement to fail")
+        assert set(subjects(await whoami(launched.mcp_url, token))) == {MAIL}
+        config.write_text(good_text)
+        poll(lambda: re.search(r"worker 2 \(pid \d+\) serving", launched.log()), "worker 2")
+        assert set(subjects(await whoami(launched.mcp_url, token))) == {MAIL}
+
+        launched.process.send_signal(signal.SIGTERM)  # what Docker and Kubernetes send
+        assert launched.process.wait(timeout=30) == 128 + signal.SIGTERM
     log = launched.log()
-    assert log.count("Finished server process") == 3
+    assert log.count("Finished server process") == 3  # two first workers and the replacement
     for pid in workers.values():
         assert f"Finished server process [{pid}]" in log
     assert "Traceback" not in log

@@ -137,6 +137,12 @@ def dev_command(
         dev = dev.model_copy(update={"user": user})
     zone = loaded.config.zone.model_copy(update={"dev": dev, "id": None, "url": None})
     with_dev_zone = replace(loaded, config=loaded.config.model_copy(update={"zone": zone}))
+    if loaded.config.server.workers > 1:
+        typer.echo(
+            f"keycard-serve dev: the development zone lives in one process; serving one worker "
+            f"instead of server.workers: {loaded.config.server.workers}",
+            err=True,
+        )
     _serve(with_dev_zone, host, port, log_level, reload)
 
 

@@ -17,9 +17,10 @@ Signals to the supervisor:
   (``reload.Reloader``): each validates it in full, so a bad file changes nothing anywhere.
 
 Each worker says on a pipe when its app is built; once all have, the supervisor logs
-``N workers serving``. A worker that exits on its own after starting is replaced; one that
-exits before it started (the file no longer loads, the app cannot be built) stops them all,
-exit status 1.
+``N workers serving``. A worker that exits on its own after starting is replaced. If a first
+worker exits before it started (the file does not load, the app cannot be built), all stop,
+exit status 1; a replacement that cannot start (the file was broken since) is tried again,
+backing off up to 30 s, while the other workers keep serving.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ __all__ = ["WorkerSpec", "run_workers"]
 
 logger = logging.getLogger("keycard_serve.workers")
 
+_MAX_BACKOFF = 30.0  # seconds between attempts to start a replacement that fails
 _STOP_GRACE = 15.0  # seconds: uvicorn's 5 s graceful shutdown, then closing, with margin
 # SIGHUP does not exist on Windows; the module stays importable there.
 _HANGUP = getattr(signal, "SIGHUP", None)
@@ -69,12 +71,12 @@ class WorkerSpec:
 
 def run_workers(spec: WorkerSpec) -> int:
     """Bind ``spec.host:spec.port``, run ``spec.workers`` workers on it until SIGINT or
-    SIGTERM, and return the exit status (0 stopped, 1 a worker could not start).
+    SIGTERM, and return the exit status: 0 after SIGINT, 143 after SIGTERM (as one process
+    stopped by it), 1 when a worker could not start.
 
     Raises ``OSError`` when the address cannot be bound. Call from the main thread.
     """
     sock = listen(spec.host, spec.port)
-    context = multiprocessing.get_context("spawn")
     wake_read, wake_write = socket.socketpair()
     wake_read.setblocking(False)
     wake_write.setblocking(False)
@@ -85,70 +87,112 @@ def run_workers(spec: WorkerSpec) -> int:
 
     previous = {signum: signal.signal(signum, note) for signum in _FORWARDED}
     previous_wakeup = signal.set_wakeup_fd(wake_write.fileno(), warn_on_full_buffer=False)
-    workers: dict[int, _Worker] = {}
-    status = 0
-    announced = False
+    supervisor = _Supervisor(spec, sock)
     try:
-        for index in range(spec.workers):
-            workers[index] = _Worker.start(context, spec, index, sock)
-        while True:
-            sentinels = {worker.process.sentinel: index for index, worker in workers.items()}
-            pipes = {
-                worker.pipe: worker
-                for worker in workers.values()
-                if not worker.started and not worker.pipe.closed
-            }
-            ready = wait([*sentinels, *pipes, wake_read])
+        supervisor.start_all()
+        while supervisor.status is None:
+            supervisor.wait([wake_read])
             with contextlib.suppress(BlockingIOError):
                 wake_read.recv(4096)
             signals, pending[:] = list(pending), []
-            if _HANGUP is not None and _HANGUP in signals:
-                for worker in workers.values():
-                    _signal(worker.process, _HANGUP)
-            if signal.SIGINT in signals or signal.SIGTERM in signals:
-                break
-            for item in ready:
-                if item in pipes:
-                    pipes[item].started = _received(item)
-            if not announced and all(worker.started for worker in workers.values()):
-                announced = True
-                pids = ", ".join(str(worker.process.pid) for worker in workers.values())
-                logger.info("%d workers serving (pids %s)", len(workers), pids)
-            for sentinel in ready:
-                if sentinel not in sentinels:
-                    continue
-                index = sentinels[sentinel]
-                worker = workers[index]
-                worker.process.join()
-                if not worker.pipe.closed:
-                    worker.pipe.close()
-                if not worker.started:
-                    logger.error(
-                        "worker %d (pid %s) exited with status %s before it started; stopping",
-                        index + 1,
-                        worker.process.pid,
-                        worker.process.exitcode,
-                    )
-                    status = 1
-                    break
-                logger.warning(
-                    "worker %d (pid %s) exited with status %s; starting another",
-                    index + 1,
-                    worker.process.pid,
-                    worker.process.exitcode,
-                )
-                workers[index] = _Worker.start(context, spec, index, sock)
-            if status:
-                break
+            supervisor.handle(signals)
     finally:
-        _stop([worker.process for worker in workers.values()])
+        supervisor.stop()
         signal.set_wakeup_fd(previous_wakeup)
         for signum, handler in previous.items():
             signal.signal(signum, handler)
         wake_read.close()
         wake_write.close()
         sock.close()
-    return status
+    return supervisor.status or 0
+
+
+class _Supervisor:
+    """The workers of one socket: started, watched, replaced, signalled, stopped."""
+
+    def __init__(self, spec: WorkerSpec, sock: socket.socket) -> None:
+        self._spec = spec
+        self._sock = sock
+        self._context = multiprocessing.get_context("spawn")
+        self._workers: dict[int, _Worker] = {}
+        self._retry_at: dict[int, float] = {}  # index -> monotonic time of the next attempt
+        self._backoff: dict[int, float] = {}
+        self._announced = False
+        self._ready: list[object] = []
+        self.status: int | None = None
+
+    def start_all(self) -> None:
+        for index in range(self._spec.workers):
+            self._start(index)
+
+    def wait(self, others: list[object]) -> None:
+        """Block until a worker exits or says it started, an ``other`` is readable, or a
+        replacement is due."""
+        due = min(self._retry_at.values(), default=None)
+        timeout = None if due is None else max(0.0, due - time.monotonic())
+        watched = [worker.process.sentinel for worker in self._workers.values()]
+        watched += [w.pipe for w in self._workers.values() if not w.started and not w.pipe.closed]
+        self._ready = wait([*watched, *others], timeout)
+
+    def handle(self, signals: list[int]) -> None:
+        """Act on ``signals`` received and on what ``wait`` saw; sets ``status`` to stop."""
+        if _HANGUP is not None and _HANGUP in signals:
+            for worker in self._workers.values():
+                _signal(worker.process, _HANGUP)
+        if signal.SIGTERM in signals:
+            self.status = 128 + signal.SIGTERM  # as a single process stopped by SIGTERM exits
+            return
+        if signal.SIGINT in signals:
+            self.status = 0
+            return
+        for index, worker in list(self._workers.items()):
+            if worker.pipe in self._ready and not worker.started:
+                worker.started = _received(worker.pipe)
+                if worker.started and self._announced:
+                    self._backoff.pop(index, None)
+                    logger.info("worker %d (pid %s) serving", index + 1, worker.process.pid)
+            if worker.process.sentinel in self._ready:
+                self._exited(index, worker)
+        if not self._announced and all(w.started for w in self._workers.values()):
+            self._announced = True
+            pids = ", ".join(str(worker.process.pid) for worker in self._workers.values())
+            logger.info("%d workers serving (pids %s)", len(self._workers), pids)
+        now = time.monotonic()
+        for index, due in list(self._retry_at.items()):
+            if due <= now and self.status is None:
+                del self._retry_at[index]
+                self._start(index)
+
+    def stop(self) -> None:
+        _stop([worker.process for worker in self._workers.values()])
+
+    def _start(self, index: int) -> None:
+        self._workers[index] = _Worker.start(self._context, self._spec, index, self._sock)
+
+    def _exited(self, index: int, worker: _Worker) -> None:
+        worker.process.join()
+        if not worker.pipe.closed:
+            worker.pipe.close()
+        del self._workers[index]
+        where = (index + 1, worker.process.pid, worker.process.exitcode)
+        if worker.started:
+            logger.warning("worker %d (pid %s) exited with status %s; starting another", *where)
+            self._start(index)
+        elif not self._announced:
+            logger.error("worker %d (pid %s) exited with status %s before it started", *where)
+            self.status = 1
+        else:
+            # A replacement loads the file as it is now; while that fails (a broken file),
+            # the other workers keep serving the last good config and it is tried again.
+            delay = min(_MAX_BACKOFF, self._backoff.get(index, 0.5) * 2)
+            self._backoff[index] = delay
+            self._retry_at[index] = time.monotonic() + delay
+            logger.error(
+                "worker %d (pid %s) could not start (status %s); the other workers keep "
+                "serving; trying again in %g s",
+                *where,
+                delay,
+            )
 
 
 @dataclass
