@@ -503,7 +503,6 @@ async def test_the_issuer_must_match_exactly(verifier: JWTVerifier, iss: Any) ->
     [
         ("https://mcp.example.test/other", "invalid_audience"),
         (AUDIENCE + "/", "invalid_audience"),
-        ("https://MCP.example.test/mcp", "invalid_audience"),
         (["https://api.example.test"], "invalid_audience"),
         ([AUDIENCE, 5], "invalid_audience"),
         ({"aud": AUDIENCE}, "invalid_audience"),
@@ -512,7 +511,7 @@ async def test_the_issuer_must_match_exactly(verifier: JWTVerifier, iss: Any) ->
     ],
 )
 async def test_the_audience_must_be_ours(verifier: JWTVerifier, aud: Any, expected: str) -> None:
-    """#19: exact string comparison is the canonical-URI policy (documented decision)."""
+    """#19: compared in canonical form, but a trailing slash or another path is another URL."""
     assert await code(verifier, sign(claims(aud=aud), RSA)) == expected
 
 
@@ -521,6 +520,53 @@ async def test_an_audience_list_containing_ours_is_accepted(make: Any) -> None:
     verifier = make(audiences=["https://mcp.example.test", AUDIENCE])
     token = sign(claims(aud=["https://api.example.test", AUDIENCE]), RSA)
     assert (await verifier.verify(token)).audience == ("https://api.example.test", AUDIENCE)
+
+
+@pytest.mark.parametrize(
+    ("accepted", "aud"),
+    [
+        (AUDIENCE, "https://mcp.example.test:443/mcp"),
+        (AUDIENCE, "HTTPS://MCP.Example.test/mcp"),
+        (AUDIENCE, "https://mcp.example.test/a/../mcp"),
+        ("https://mcp.example.test:443/mcp", AUDIENCE),
+        ("http://127.0.0.1:80/mcp", "http://127.0.0.1/mcp"),
+        ("api://app", "api://app"),
+    ],
+)
+async def test_audiences_are_compared_in_canonical_form(make: Any, accepted: str, aud: str) -> None:
+    """Issue 9 #3: a default port, case or dot segments on either side name the same URL."""
+    verifier = make(audiences=[accepted])
+    assert (await verifier.verify(sign(claims(aud=aud), RSA))).audience == (aud,)
+
+
+@pytest.mark.parametrize(
+    ("token", "expected"),
+    [
+        ("garbage", "malformed"),
+        ("a.b.c", "malformed"),
+        (sign(claims(exp=NOW - 60), RSA), "expired"),
+        (sign(claims(iat=NOW + 600), RSA), "not_yet_valid"),
+        (sign(claims(iss="https://other.keycard.test"), RSA), "invalid_issuer"),
+        (sign(claims(aud="https://other.example.test/mcp"), RSA), "invalid_audience"),
+        (sign(claims(drop=("exp",)), RSA), "missing_claim"),
+        (sign_raw(header(typ="JWT"), claims(), RSA), "invalid_type"),
+    ],
+)
+async def test_a_token_bad_on_its_face_is_refused_without_the_keys(
+    token: str, expected: str
+) -> None:
+    """Finding 1: while the keys cannot be had, a token that is bad before any signature check
+    is still refused as invalid, never reported as "could not check"."""
+
+    async def unreachable(header: Any) -> jwt.PyJWK:
+        raise JWKSError("the JWKS is down", code="jwks_unavailable")
+
+    verifier = JWTVerifier(
+        issuer=ISSUER, audiences=[AUDIENCE], key_resolver=unreachable, clock=lambda: NOW
+    )
+    assert await code(verifier, token) == expected
+    with pytest.raises(JWKSError):
+        await verifier.verify(sign(claims(), RSA))
 
 
 @pytest.mark.parametrize(

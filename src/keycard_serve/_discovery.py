@@ -72,10 +72,17 @@ class ZoneDiscovery:
         self._fetched_at = 0.0
         self._refreshing: SingleFlight[AuthorizationServerMetadata] = SingleFlight()
 
-    async def metadata(self) -> AuthorizationServerMetadata:
-        """The current metadata; raises ``DiscoveryError`` only if none was ever loaded."""
+    def current(self) -> AuthorizationServerMetadata | None:
+        """The cached metadata while it is fresh, else None; never does I/O."""
         if self._cached is not None and self._clock() - self._fetched_at < self._ttl:
             return self._cached
+        return None
+
+    async def metadata(self) -> AuthorizationServerMetadata:
+        """The current metadata; raises ``DiscoveryError`` only if none was ever loaded."""
+        current = self.current()
+        if current is not None:
+            return current
         return await self._refreshing.run(None, self._refresh)
 
     async def _refresh(self) -> AuthorizationServerMetadata:

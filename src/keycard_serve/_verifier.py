@@ -2,7 +2,10 @@
 
 Checks run cheapest first and, where they can, before any key lookup: a size cap before any
 decoding, a strict parse of the compact form (no padding, no duplicate JSON members), the
-algorithm allow-list and the ``typ``/``crit``/``cty`` headers; then the signature and claims.
+algorithm allow-list and the ``typ``/``crit``/``cty`` headers, then the unverified ``exp``,
+``nbf``/``iat``, ``iss`` and ``aud`` (``screen``); only then the key and the signature. So a
+token that is bad on its face is refused even while the keys cannot be fetched. Audiences are
+compared in canonical form (``audience_matches``): ``https://h:443/mcp`` is ``https://h/mcp``.
 Every refusal is a ``TokenError`` whose ``code`` names the problem; messages never echo the
 token or claim values.
 """
@@ -25,10 +28,11 @@ from jwt.types import Options
 
 from ._algorithms import VERIFYING_ALGORITHMS
 from ._protocol import AT_JWT, AT_JWT_MEDIA_TYPE
+from ._urls import canonical_url
 from ._verified_cache import VerifiedEntry, VerifiedTokenCache, token_digest
 from .errors import JWKSError, TokenError
 
-__all__ = ["JWTVerifier", "VerifiedToken", "read_scopes"]
+__all__ = ["JWTVerifier", "VerifiedToken", "audience_matches", "read_scopes"]
 
 _log = logging.getLogger(__name__)
 
@@ -44,6 +48,7 @@ _DECODE_OPTIONS: Options = {
     "verify_exp": False,
     "verify_iat": False,
     "verify_nbf": False,
+    "verify_aud": False,  # compared in canonical form by _check_audience, before the key
     "enforce_minimum_key_length": True,
 }
 
@@ -51,7 +56,6 @@ _DECODE_OPTIONS: Options = {
 _NO_AUDIENCE_OPTIONS: Options = {
     **_DECODE_OPTIONS,
     "require": ["exp", "iat", "iss", "sub"],
-    "verify_aud": False,
 }
 # Claims only OpenID Connect ID tokens carry (OIDC Core sections 2 and 3.1.3.6), or that say so.
 _ID_TOKEN_CLAIMS = ("nonce", "at_hash", "c_hash")
@@ -115,8 +119,9 @@ class JWTVerifier:
     ``key_resolver`` maps the JOSE header to a key bound to its algorithm (for instance
     ``RemoteJWKSet.get_signing_key``); its ``jwks_no_matching_key`` and ``jwks_invalid_kid``
     become a ``TokenError`` with the same code, any other ``JWKSError`` propagates. ``leeway``
-    is in seconds (0 to 300), ``clock`` returns epoch seconds. ``audiences`` are compared as
-    exact strings and a token passes when its ``aud`` contains one of them. ``accepted_types``
+    is in seconds (0 to 300), ``clock`` returns epoch seconds. ``audiences`` are compared in
+    RFC 3986 canonical form (default port, case of scheme and host, dot segments) and a token
+    passes when its ``aud`` contains one of them. ``accepted_types``
     is the complete list of allowed ``typ`` values, compared as RFC 7515 §4.1.9 says; it is
     also the escape hatch for authorization servers that omit or mislabel ``typ`` (``""`` or
     ``None`` admits a token without one), and the first token admitted through it is logged
@@ -202,14 +207,7 @@ class JWTVerifier:
         ``jwks_http_status``, ``jwks_timeout``...) when the keys could not be had: the token
         was not checked, and callers must not report it as invalid.
         """
-        if not isinstance(token, str):
-            raise TokenError("the token is not a string", code="malformed")
-        # Before any decoding or hashing, so an oversized token costs nothing (pyjwt sets no
-        # limit).
-        if len(token) > self._max_token_bytes:
-            raise TokenError(
-                f"the token is longer than {self._max_token_bytes} bytes", code="token_too_large"
-            )
+        self._check_size(token)
         digest = token_digest(token)
         cached = self._verified.get(digest, self._clock())
         if cached is not None:
@@ -223,8 +221,7 @@ class JWTVerifier:
             if key is cached.key:
                 return cached.verdict
             self._verified.discard(digest)
-        header, payload = self._decode(token)
-        alg, typ_note = self._check_header(header)
+        header, payload, alg, typ_note = self.screen(token, self._issuers.__contains__)
         key = await self._resolve_key(header)
         self._check_signature(token, key, alg, payload)
         if typ_note:
@@ -241,6 +238,54 @@ class JWTVerifier:
         entry = VerifiedEntry(header, key, verified, not_before - self._leeway, exp)
         self._verified.put(digest, entry, self._clock())
         return verified
+
+    def screen(
+        self, token: str, issuer_ok: Callable[[str], bool]
+    ) -> tuple[dict[str, Any], dict[str, Any], str, str | None]:
+        """The checks that need neither the signing key nor the zone's metadata.
+
+        Size, compact form, headers, then the unverified ``exp``/``iat``/``nbf`` (with
+        leeway), ``iss`` (``issuer_ok(iss)``, for instance "the same URL as the zone" before
+        discovery) and ``aud``. Returns ``(header, payload, alg, typ_note)``; raises
+        ``TokenError`` (the codes of ``verify``). A token that passes is not yet trusted.
+        """
+        self._check_size(token)
+        header, payload = self._decode(token)
+        alg, typ_note = self._check_header(header)
+        self._check_times(payload)
+        issuer = payload.get("iss")
+        if isinstance(issuer, str) and not issuer_ok(issuer):
+            raise self._refusal(
+                "the token was not issued by the expected issuer",
+                "invalid_issuer",
+                "invalid_issuer",
+            )
+        if "aud" in payload:
+            self._check_audience(payload["aud"])
+        return header, payload, alg, typ_note
+
+    def _check_size(self, token: str) -> None:
+        """Before any decoding or hashing, so an oversized token costs nothing (pyjwt sets no
+        limit)."""
+        if not isinstance(token, str):
+            raise TokenError("the token is not a string", code="malformed")
+        if len(token) > self._max_token_bytes:
+            raise TokenError(
+                f"the token is longer than {self._max_token_bytes} bytes", code="token_too_large"
+            )
+
+    def _check_audience(self, audience: object) -> None:
+        if audience in ("", []):
+            raise self._refusal(
+                "the token lacks the aud claim", "missing_claim", "missing_audience"
+            )
+        values = [audience] if isinstance(audience, str) else audience
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            raise TokenError("the token is not meant for this resource", code="invalid_audience")
+        if not audience_matches(values, self._audiences):
+            raise self._refusal(
+                "the token is not meant for this resource", "invalid_audience", "invalid_audience"
+            )
 
     async def _resolve_key(self, header: Mapping[str, Any]) -> jwt.PyJWK:
         try:
@@ -305,7 +350,6 @@ class JWTVerifier:
                 algorithms=[alg],
                 options=_NO_AUDIENCE_OPTIONS if without_audience else _DECODE_OPTIONS,
                 issuer=self._issuers[0] if len(self._issuers) == 1 else self._issuers,
-                audience=None if without_audience else self._audiences,
             )
         except jwt.MissingRequiredClaimError as exc:
             hint = {"aud": "missing_audience", "sub": "missing_sub"}.get(exc.claim)
@@ -363,6 +407,23 @@ class JWTVerifier:
         if not_before > now + self._leeway:
             raise TokenError("the token is not valid yet", code="not_yet_valid")
         return not_before, exp
+
+
+def audience_matches(token_audiences: Sequence[str], accepted: Sequence[str]) -> bool:
+    """True when one of the token's ``aud`` values names one of ``accepted``, both compared in
+    RFC 3986 section 6.2.2 canonical form (``https://h:443/mcp`` is ``https://h/mcp``; a value
+    that is not a URL, such as ``api://app`` or a client id, is compared as it is)."""
+    wanted = {_canonical_audience(value) for value in accepted}
+    return any(_canonical_audience(value) in wanted for value in token_audiences)
+
+
+def _canonical_audience(value: str) -> str:
+    if not value.lower().startswith(("http://", "https://")):
+        return value
+    try:
+        return canonical_url(value)
+    except ValueError:
+        return value
 
 
 def _check_algorithms(algorithms: Sequence[str]) -> frozenset[str]:
@@ -435,6 +496,8 @@ def _no_constant(name: str) -> NoReturn:
 
 
 def _numeric_date(payload: Mapping[str, Any], name: str) -> float:
+    if payload.get(name) is None:
+        raise TokenError(f"the token lacks the {name} claim", code="missing_claim")
     value = payload[name]
     if not _is_number(value) or not 0 <= value <= _MAX_NUMERIC_DATE:
         raise TokenError(f"the {name} claim is not a NumericDate", code="invalid_claim")

@@ -24,7 +24,7 @@ from ._http import ClientPool
 from ._jwks import RemoteJWKSet
 from ._sealing import default_namespace, parse_encryption_key
 from ._shared_cache import SharedTokenCache
-from ._urls import normalize_base_url, resolve_zone_url
+from ._urls import normalize_base_url, resolve_zone_url, same_issuer
 from ._verifier import JWTVerifier, VerifiedToken
 from .access_context import AccessContext
 from .credentials import ApplicationCredential, ClientSecret
@@ -184,10 +184,29 @@ class AuthProvider:
 
     async def verify(self, token: str, audiences: Sequence[str]) -> VerifiedToken:
         """Verify an inbound bearer token for ``audiences`` or ``accepted_audiences``, issued by
-        the discovery issuer or one of ``accepted_issuers``; raises ``TokenError``."""
-        metadata = await self._discovery.metadata()
-        issuers = tuple(dict.fromkeys((metadata.issuer, *self._accepted_issuers)))
+        the discovery issuer or one of ``accepted_issuers``.
+
+        Raises ``TokenError`` when the token was checked and refused. Raises
+        ``DiscoveryError`` (the zone's metadata) or ``JWKSError`` (its keys) when the token
+        could not be checked: callers answer 503, never "invalid". A token bad on its face
+        (size, form, headers, expiry, issuer, audience) is refused before either is fetched,
+        so it gets ``TokenError`` even while the zone is down.
+        """
         accepted = tuple(dict.fromkeys((*audiences, *self._accepted_audiences)))
+        metadata = self._discovery.current()
+        if metadata is None:
+            # Nothing discovered yet (or it expired): screen before any network wait.
+            self._verifier((self.zone_url,), accepted).screen(token, self._may_be_issuer)
+            metadata = await self._discovery.metadata()
+        issuers = tuple(dict.fromkeys((metadata.issuer, *self._accepted_issuers)))
+        return await self._verifier(issuers, accepted).verify(token)
+
+    def _may_be_issuer(self, issuer: str) -> bool:
+        """Before discovery: an ``iss`` the discovery issuer could equal (RFC 8414 section
+        3.3 makes it the zone URL) or one of ``accepted_issuers``."""
+        return issuer in self._accepted_issuers or same_issuer(self.zone_url, issuer)
+
+    def _verifier(self, issuers: tuple[str, ...], accepted: tuple[str, ...]) -> JWTVerifier:
         key = (issuers, accepted)
         verifier = self._verifiers.get(key)
         if verifier is None:
@@ -201,8 +220,11 @@ class AuthProvider:
                 scope_claims=self._scope_claims,
                 scope_prefix=self._scope_prefix,
             )
-            self._verifiers = {key: verifier}
-        return await verifier.verify(token)
+            # At most the screening verifier and the current one are kept.
+            screening = ((self.zone_url,), accepted)
+            self._verifiers = {k: v for k, v in self._verifiers.items() if k == screening}
+            self._verifiers[key] = verifier
+        return verifier
 
     def audiences(self, mcp_path: str | None) -> tuple[str, ...]:
         """The audiences this server accepts: the MCP endpoint URL, the base URL, then

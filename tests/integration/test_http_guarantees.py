@@ -250,6 +250,43 @@ def test_a_zone_down_at_start_gives_503_not_401():
         closed.close()
 
 
+def face_value_refusals(zone_url: str, endpoint: str) -> dict[str, str]:
+    """Tokens bad on their face: refused without the zone's metadata or keys."""
+    return {
+        "garbage": "garbage",
+        "not-base64": "a.b.c",
+        "expired": token(zone_url, endpoint, exp_in=-120),
+        "wrong-issuer": token("https://attacker.example", endpoint),
+        "wrong-audience": token(zone_url, "https://other.example/mcp"),
+    }
+
+
+def assert_invalid(response: httpx.Response, name: str) -> None:
+    assert response.status_code == 401, (name, response.text)
+    assert 'error="invalid_token"' in response.headers["www-authenticate"], name
+
+
+def test_a_token_bad_on_its_face_gets_401_while_the_zone_is_down():
+    """Finding 1: only what needs the zone may be 503; garbage and expired stay 401."""
+    closed = bound_socket()  # bound, never listening: connections are refused
+    zone_url = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    try:
+        with serve(zone_url, "http://127.0.0.1:{port}/", "/mcp", endpoint="") as s:
+            for name, bad in face_value_refusals(zone_url, s.local + "/mcp").items():
+                assert_invalid(s.post(bad), name)
+            assert_unavailable(s.post(token(zone_url, s.local + "/mcp")))
+    finally:
+        closed.close()
+
+
+def test_a_token_bad_on_its_face_gets_401_while_the_keys_cannot_be_fetched(healthy: FakeZone):
+    healthy.jwks_handler = _status_500
+    with serve(healthy.issuer, "http://127.0.0.1:{port}/", "/mcp", endpoint="") as s:
+        for name, bad in face_value_refusals(healthy.issuer, s.local + "/mcp").items():
+            assert_invalid(s.post(bad), name)
+        assert_unavailable(s.post(token(healthy.issuer, s.local + "/mcp")))
+
+
 async def _status_500(request: Request) -> Response:
     return Response("upstream exploded", status_code=500)
 
