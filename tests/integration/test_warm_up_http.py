@@ -4,12 +4,14 @@ key fetch (issue 11); a zone that does not answer then delays nothing and breaks
 from __future__ import annotations
 
 import logging
+import time
 
 import httpx
 from fastmcp import Client, Context, FastMCP
 
 from keycard_serve import AuthProvider, ClientSecret
 from tests.support.authserver import AuthServer
+from tests.support.keys import rsa_key, sign
 from tests.support.mcp_server import serve_mcp
 from tests.support.servers import free_port
 
@@ -57,8 +59,11 @@ def test_a_zone_that_does_not_answer_at_start_is_logged_and_retried_by_calls(cap
 
     with serve_mcp(build) as server:
         assert "zone not reachable at start" in caplog.text
+        now = int(time.time())
+        claims = {"iss": zone, "aud": server.mcp_url, "sub": "alice", "iat": now, "exp": now + 300}
+        token = sign(claims, rsa_key())  # well-formed: only the zone's keys could refuse it
         response = httpx.post(
-            server.mcp_url, headers={**ACCEPT, "Authorization": "Bearer a.b.c"}, json=PING
+            server.mcp_url, headers={**ACCEPT, "Authorization": f"Bearer {token}"}, json=PING
         )
     # The call tried the zone again and could not check the token: 503, never a 401.
     assert response.status_code == 503
