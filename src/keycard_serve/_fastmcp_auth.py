@@ -10,7 +10,11 @@ hands the adapter a new pair with ``rebind`` instead of editing anything in plac
 FastMCP's own middleware produces the challenges (401 without ``error`` when no token was
 sent, 401 ``invalid_token`` for a bad one, 403 ``insufficient_scope`` for missing scopes, each
 with an absolute ``resource_metadata``); this adapter supplies what they point to, on every
-path real clients probe, with CORS so browser clients can read it.
+path real clients probe, with CORS so browser clients can read it. In front of every route,
+the ``Origin`` rule of the MCP transport (``_origin.OriginGuard``) refuses pages of other
+origins with 403; CORS answers name the allowed origin, never ``*``. A token's scopes are read
+through the resource's scope hierarchy (``_scopes``): a broader scope counts as the narrower
+ones it implies in every check.
 
 Two guarantees hold end to end, which FastMCP's own bearer middleware would break:
 "could not check" is never "invalid" (the zone or its keys unavailable gives 503 with
@@ -26,7 +30,8 @@ import importlib
 import json
 import logging
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Protocol, overload
 
 from fastmcp.server.auth import AccessToken, TokenVerificationError
@@ -43,6 +48,8 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._discovery import AuthorizationServerMetadata
+from ._origin import OriginGuard, OriginPolicy
+from ._scopes import ScopeHierarchy
 from ._urls import path_of, resource_url, well_known_url
 from ._verifier import VerifiedToken
 from .errors import DiscoveryError, JWKSError, TokenError
@@ -85,6 +92,9 @@ class ProtectedResource:
     and host, default port dropped, trailing slash); ``zone_url`` is the issuer to advertise
     while the zone's own metadata cannot be fetched. ``required_scopes`` every caller needs;
     ``scopes_supported`` is advertised in the metadata (RFC 9728 section 2).
+    ``allowed_origins`` are the exact browser origins allowed besides ``base_url``'s own; None
+    allows loopback origins on loopback connections instead (``OriginPolicy.of``).
+    ``scope_hierarchy`` says which granted scopes imply which others.
     """
 
     base_url: str
@@ -92,6 +102,13 @@ class ProtectedResource:
     name: str | None = None
     scopes_supported: tuple[str, ...] = ()
     required_scopes: tuple[str, ...] = ()
+    allowed_origins: tuple[str, ...] | None = None
+    scope_hierarchy: ScopeHierarchy = field(default_factory=ScopeHierarchy)
+
+    @cached_property
+    def origin_policy(self) -> OriginPolicy:
+        """Which ``Origin`` values may send requests (the MCP transport's DNS-rebinding rule)."""
+        return OriginPolicy.of(self.base_url, self.allowed_origins)
 
     def endpoint_url(self, mcp_path: str | None) -> str:
         """The MCP endpoint's canonical URL: what clients request tokens for (RFC 8707)."""
@@ -232,7 +249,8 @@ class KeycardAuth(FastMCPAuthProvider):
         return AccessToken(
             token=token,
             client_id=verified.client_id or verified.subject,
-            scopes=list(verified.scopes),
+            # Every check (FastMCP's, the scope guard's, the listing) sees implied scopes too.
+            scopes=list(binding.resource.scope_hierarchy.expand(verified.scopes)),
             expires_at=verified.expires_at,
             resource=next((a for a in audiences if a in verified.audience), None),
             subject=verified.subject,
@@ -240,17 +258,19 @@ class KeycardAuth(FastMCPAuthProvider):
         )
 
     def get_middleware(self) -> list:
-        # CORS first, so browser preflights never meet the bearer check. Any origin may read:
-        # credentials travel in the Authorization header, never in cookies.
+        # The Origin rule first, on every route; then CORS, so browser preflights never meet
+        # the bearer check. Every origin reaching CORS passed the rule, so CORS echoes it
+        # (with Vary: Origin) instead of answering "*".
         cors = Middleware(
             CORSMiddleware,
-            allow_origins=["*"],
+            allow_origin_regex=".*",
             allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
             # Any request header: MCP keeps adding them (Mcp-Method, Mcp-Name, Mcp-Param-*).
             allow_headers=["*"],
             expose_headers=["WWW-Authenticate", "Mcp-Session-Id", "Mcp-Protocol-Version"],
         )
         return [
+            Middleware(OriginGuard, policy=lambda: self.resource.origin_policy),
             cors,
             Middleware(_BearerAuthentication, auth=self),
             Middleware(AuthContextMiddleware),

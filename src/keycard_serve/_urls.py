@@ -27,11 +27,14 @@ __all__ = [
     "KEYCARD_DOMAIN",
     "canonical_url",
     "check_http_url",
+    "check_origin",
     "endpoint_path",
     "is_loopback_host",
+    "is_loopback_origin",
     "is_plain_remote_http",
     "normalize_base_url",
     "normalize_zone_url",
+    "origin_of",
     "path_of",
     "resolve_zone_url",
     "resource_url",
@@ -160,6 +163,35 @@ def well_known_url(url: str, name: str) -> str:
     """RFC 8414 / RFC 9728 path insertion: ``/.well-known/<name>`` between host and path."""
     parts = urlsplit(url)
     return urlunsplit((parts.scheme, parts.netloc, f"/.well-known/{name}{path_of(url)}", "", ""))
+
+
+def origin_of(url: str) -> str:
+    """The RFC 6454 origin of ``url`` as browsers serialise it in ``Origin``:
+    ``scheme://host[:port]``, lower-case, the scheme's default port dropped, no path."""
+    parts = urlsplit(canonical_url(url))
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def check_origin(value: str) -> str:
+    """``value`` as a canonical origin (``origin_of``), or ``ValueError`` saying what is wrong.
+
+    An origin is an http(s) scheme and a host, optionally a port, and nothing else: no path
+    (not even ``/``), query, fragment or credentials; ``*`` and ``null`` are not origins.
+    """
+    parts = _split_checked(value, allow_query=False, require_tls=False)
+    if parts.path:
+        raise ValueError("must be an origin (scheme://host[:port]) without a path")
+    return origin_of(value)
+
+
+def is_loopback_origin(origin: str) -> bool:
+    """True for an http(s) origin on a loopback host (``http://localhost:6274``)."""
+    try:
+        parts = urlsplit(origin)
+        parts.port  # noqa: B018 - urlsplit checks the port lazily
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and is_loopback_host(parts.hostname)
 
 
 def same_issuer(configured: str, advertised: str) -> bool:

@@ -22,9 +22,10 @@ from ._fastmcp_auth import KeycardAuth, ProtectedResource
 from ._grant import Grant, grant_decorator, normalize_grants
 from ._http import ClientPool
 from ._jwks import RemoteJWKSet
+from ._scopes import ScopeHierarchy
 from ._sealing import default_namespace, parse_encryption_key
 from ._shared_cache import SharedTokenCache
-from ._urls import normalize_base_url, resolve_zone_url, same_issuer
+from ._urls import check_origin, normalize_base_url, resolve_zone_url, same_issuer
 from ._verifier import JWTVerifier, VerifiedToken
 from .access_context import AccessContext
 from .credentials import ApplicationCredential, ClientSecret
@@ -60,6 +61,14 @@ class AuthProvider:
     one store (default: from ``mcp_base_url``). These are the YAML ``cache:`` keys. The store
     is contacted on first use, and its failures are misses, never errors of a call. Raises
     ``ConfigurationError`` (code ``cache_config``) for a bad URL, key or namespace.
+
+    ``allowed_origins`` are the exact browser origins (``https://app.example.com``) allowed to
+    send requests besides the base URL's own; by default, loopback origins are allowed on
+    connections that arrive over loopback (the MCP Inspector). Any other ``Origin`` gets 403.
+    ``scope_hierarchy`` maps a scope to the narrower scopes it implies (transitively), e.g.
+    ``{"tools:admin": ["tools:read", "tools:write"]}``: a token granted ``tools:admin`` passes
+    where ``tools:read`` is required. ``ConfigurationError`` for an origin that is not
+    ``scheme://host[:port]`` or a hierarchy with a cycle.
     """
 
     def __init__(
@@ -84,6 +93,8 @@ class AuthProvider:
         cache_url: str | None = None,
         cache_encryption_keys: Sequence[str | bytes] = (),
         cache_namespace: str | None = None,
+        allowed_origins: Sequence[str] | None = None,
+        scope_hierarchy: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         self.zone_url = resolve_zone_url(zone_id, zone_url)
         self.zone_id = zone_id
@@ -92,6 +103,11 @@ class AuthProvider:
         self.required_scopes = list(required_scopes or ())
         # Advertised in the protected-resource metadata; clients such as VS Code request all.
         self.scopes_supported = list(dict.fromkeys(scopes_supported or self.required_scopes))
+        self.allowed_origins = _origins(allowed_origins)
+        try:
+            self.scope_hierarchy = ScopeHierarchy.of(scope_hierarchy)
+        except ValueError as exc:
+            raise ConfigurationError(str(exc), code="scope_hierarchy_cycle") from None
         if application_credential is not None and not isinstance(
             application_credential, ApplicationCredential
         ):
@@ -170,6 +186,8 @@ class AuthProvider:
             name=self.mcp_server_name,
             scopes_supported=tuple(self.scopes_supported),
             required_scopes=tuple(self.required_scopes),
+            allowed_origins=self.allowed_origins,
+            scope_hierarchy=self.scope_hierarchy,
         )
 
     def get_remote_auth_provider(self) -> KeycardAuth:
@@ -292,3 +310,22 @@ def _shared_cache(
         )
     except ValueError as exc:
         raise ConfigurationError(f"shared token cache: {exc}", code="cache_config") from None
+
+
+def _origins(origins: Sequence[str] | None) -> tuple[str, ...] | None:
+    """``allowed_origins`` canonical; ``ConfigurationError`` naming the first bad one."""
+    if origins is None:
+        return None
+    if isinstance(origins, str):
+        raise ConfigurationError(
+            "allowed_origins must be a list of origins, not one string", code="invalid_origin"
+        )
+    checked = []
+    for origin in origins:
+        try:
+            checked.append(check_origin(origin))
+        except ValueError as exc:
+            raise ConfigurationError(
+                f"allowed_origins: {origin!r} {exc}", code="invalid_origin"
+            ) from None
+    return tuple(dict.fromkeys(checked))

@@ -101,9 +101,11 @@ def test_browser_clients_can_read_discovery_documents(server, path):
         headers={**origin, "Access-Control-Request-Method": "GET"},
     )
     assert preflight.status_code == 200
-    assert preflight.headers["access-control-allow-origin"] == "*"
+    # The allowed origin itself, never "*" (MCP transport: servers validate Origin).
+    assert preflight.headers["access-control-allow-origin"] == "http://localhost:6274"
     response = httpx.get(server.base_url + path, headers=origin)
-    assert response.headers["access-control-allow-origin"] == "*"
+    assert response.headers["access-control-allow-origin"] == "http://localhost:6274"
+    assert "origin" in response.headers["vary"].lower()
 
 
 def test_browser_clients_can_read_the_challenge(server):

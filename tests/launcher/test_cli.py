@@ -237,6 +237,23 @@ def test_plan_against_an_older_config_shows_what_widens(tmp_path):
     assert "- remove forecast: -> https://maps.example/" in back.output
 
 
+def test_plan_shows_and_diffs_the_scopes_a_hierarchy_lets_in(tmp_path):
+    hierarchy = "scope_hierarchy: {mcp:all: [mcp:tools, cal:admin], cal:admin: [calendar:write]}"
+    old = write(tmp_path, PLAN_OLD, "old.yaml")
+    new = write(tmp_path, PLAN_OLD.replace("}\ncredentials", ", " + hierarchy + "}\ncredentials"))
+    table = runner.invoke(app, ["plan", str(new)])
+    assert table.exit_code == 0, table.output
+    rows = {line.split()[0]: line.split()[1:] for line in table.output.splitlines()[1:]}
+    assert rows["sync"][:2] == ["mcp:tools|mcp:all", "calendar:write|cal:admin|mcp:all"]
+    result = runner.invoke(app, ["plan", str(new), "--against", str(old), "--json"])
+    changes = {(c["kind"], c["tool"], c["what"]) for c in json.loads(result.output)["changes"]}
+    assert changes == {
+        ("widen", "forecast", "mcp:tools now also granted by mcp:all"),
+        ("widen", "sync", "mcp:tools now also granted by mcp:all"),
+        ("widen", "sync", "calendar:write now also granted by cal:admin mcp:all"),
+    }
+
+
 def test_token_needs_a_dev_zone(tmp_path):
     result = runner.invoke(app, ["token", str(CONFIGS[0])])
     assert result.exit_code == 1

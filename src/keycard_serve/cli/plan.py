@@ -61,8 +61,13 @@ def plan_command(
 def _table_text(table) -> str:
     lines = ["TOOL".ljust(24) + "INBOUND SCOPES".ljust(28) + "RESOURCES (REQUESTED SCOPES)"]
     for row in table:
-        scopes = " ".join(row.inbound_scopes) or "-"
+        scopes = " ".join(_scope_text(row, scope) for scope in row.inbound_scopes) or "-"
         grants = [r + (f" ({' '.join(s)})" if s else "") for r, s in row.grants.items()] or ["-"]
-        lines.append(row.tool.ljust(24) + scopes.ljust(28) + grants[0])
+        lines.append(row.tool.ljust(24) + (scopes + " ").ljust(28) + grants[0])
         lines += [" " * 52 + grant for grant in grants[1:]]
     return "\n".join(lines)
+
+
+def _scope_text(row, scope: str) -> str:
+    """``tools:read``, or ``tools:read|tools:admin`` when broader scopes also grant it."""
+    return "|".join((scope, *row.also_granted_by.get(scope, ())))

@@ -72,6 +72,8 @@ def build_provider(
         mcp_base_url=config.server.base_url,
         application_credential=credential or credential_from(config),
         required_scopes=zone.required_scopes,
+        scope_hierarchy=zone.scope_hierarchy,
+        allowed_origins=config.server.allowed_origins,
         scopes_supported=advertised_scopes(loaded),
         accepted_token_types=(
             (*zone.accepted_token_types, None)

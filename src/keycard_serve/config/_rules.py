@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
+from .._scopes import find_cycle
 from ..credentials import read_platform_token
 from ..errors import ConfigurationError
 from ._locate import Locator
@@ -28,6 +29,7 @@ def check_rules(config: ServeConfig, where: Locator) -> list[Finding]:
     """Every cross-section problem of ``config``, errors and warnings, placed by ``where``."""
     return [
         *_zone_dependent(config, where),
+        *_scope_hierarchy(config, where),
         *_tool_shapes(config, where),
         *_grants(config, where),
         *_secret_files(config, where),
@@ -48,6 +50,17 @@ def _zone_dependent(config: ServeConfig, where: Locator) -> Iterator[Finding]:
         yield where.at(
             ("server", "base_url"),
             "plain http is only allowed for loopback hosts unless the zone is dev; use https",
+        )
+
+
+def _scope_hierarchy(config: ServeConfig, where: Locator) -> Iterator[Finding]:
+    cycle = find_cycle(config.zone.scope_hierarchy)
+    if cycle is not None:
+        yield where.at(
+            ("zone", "scope_hierarchy", cycle[0]),
+            "scopes imply each other in a cycle (" + " -> ".join(cycle) + "); "
+            "a scope may only imply narrower ones",
+            key=True,
         )
 
 

@@ -39,7 +39,7 @@ from ..credentials import read_platform_token
 from ..errors import ConfigurationError
 from ._interpolate import InterpolationError, interpolate, secret_reference
 from ._secrets import SecretFile, read_secret_file
-from ._urls import check_http_url
+from ._urls import check_http_url, check_origin
 from ._yaml import Scalar
 
 __all__ = [
@@ -54,6 +54,7 @@ __all__ = [
     "LoadContext",
     "MCPPath",
     "ObjectRef",
+    "Origin",
     "Port",
     "ResourceURI",
     "Scope",
@@ -331,6 +332,7 @@ ResourceURI = Annotated[
     str, AfterValidator(partial(check_http_url, allow_query=True, require_tls=True)), _EnvInput
 ]
 ZoneId = Annotated[str, AfterValidator(_zone_id), _EnvInput]
+Origin = Annotated[str, AfterValidator(check_origin), _EnvInput]
 MCPPath = Annotated[str, AfterValidator(_mcp_path), BeforeValidator(_literal)]
 ObjectRef = Annotated[str, AfterValidator(_object_ref), BeforeValidator(_literal)]
 Scope = Annotated[str, AfterValidator(_scope), BeforeValidator(_literal)]

@@ -8,6 +8,6 @@ same rules, so this module only names them for the config's validators.
 
 from __future__ import annotations
 
-from .._urls import check_http_url, is_plain_remote_http
+from .._urls import check_http_url, check_origin, is_plain_remote_http
 
-__all__ = ["check_http_url", "is_plain_remote_http"]
+__all__ = ["check_http_url", "check_origin", "is_plain_remote_http"]

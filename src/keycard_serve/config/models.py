@@ -39,6 +39,7 @@ from ._types import (
     EnvText,
     MCPPath,
     ObjectRef,
+    Origin,
     Port,
     ResourceURI,
     Scope,
@@ -95,6 +96,11 @@ class ServerConfig(_Model):
     """Serve stateless HTTP (needed for several workers or replicas)."""
     workers: Workers = 1
     """Processes sharing the listening socket (run --workers overrides it). ${VAR} allowed."""
+    allowed_origins: tuple[Origin, ...] | None = None
+    """Browser origins (scheme://host[:port]) allowed besides base_url's own; other Origin
+    headers get 403. Default: loopback origins, on connections that arrive over loopback."""
+    list_tools: Literal["all", "permitted"] = "all"
+    """tools/list shows all tools (all), or only those the caller's token has scopes for."""
 
     @property
     def effective_host(self) -> str:
@@ -205,6 +211,8 @@ class ZoneConfig(_Model):
     """Put before token scopes that lack it (Entra: scp tools.read is api://app/tools.read)."""
     exchange: ExchangeConfig = ExchangeConfig()
     """How delegation is asked for: flavour, target, token types."""
+    scope_hierarchy: dict[Scope, tuple[Scope, ...]] = {}
+    """Scopes that imply others, e.g. {"tools:admin": ["tools:read"]}; transitive, no cycles."""
 
     @model_validator(mode="after")
     def _one_source(self) -> ZoneConfig:

@@ -1,7 +1,8 @@
 """The effective access a config grants, and what a change to it adds, removes or widens.
 
 A grant change can then be reviewed like a diff: which tool reaches which API, asking which
-scopes, behind which inbound scopes.
+scopes, behind which inbound scopes, and which broader scopes (``zone.scope_hierarchy``) also
+let a caller in.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from .._scopes import ScopeHierarchy
 from .loader import LoadedConfig
 
 __all__ = ["Change", "ToolAccess", "access_table", "diff"]
@@ -24,6 +26,8 @@ class ToolAccess:
     tool: str
     inbound_scopes: tuple[str, ...]
     grants: dict[str, tuple[str, ...]] = field(default_factory=dict)  # resource -> scopes
+    # inbound scope -> the broader scopes that imply it (only scopes some scope implies)
+    also_granted_by: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -46,14 +50,20 @@ class Change:
 def access_table(loaded: LoadedConfig) -> list[ToolAccess]:
     """The plan of ``loaded``, one row per tool, in file order."""
     required = tuple(loaded.config.zone.required_scopes)
-    return [
-        ToolAccess(
-            tool=tool.name,
-            inbound_scopes=tuple(dict.fromkeys((*required, *tool.scopes))),
-            grants={grant.resource: grant.scopes for grant in tool.grants},
+    hierarchy = ScopeHierarchy.of(loaded.config.zone.scope_hierarchy)
+    rows = []
+    for tool in loaded.tools:
+        inbound = tuple(dict.fromkeys((*required, *tool.scopes)))
+        broader = {scope: hierarchy.broader(scope) for scope in inbound}
+        rows.append(
+            ToolAccess(
+                tool=tool.name,
+                inbound_scopes=inbound,
+                grants={grant.resource: grant.scopes for grant in tool.grants},
+                also_granted_by={scope: found for scope, found in broader.items() if found},
+            )
         )
-        for tool in loaded.tools
-    ]
+    return rows
 
 
 def diff(old: Iterable[ToolAccess], new: Iterable[ToolAccess]) -> list[Change]:
@@ -84,6 +94,12 @@ def _tool_changes(old: ToolAccess, new: ToolAccess) -> list[Change]:
         changes.append(Change("widen", new.tool, f"no longer requires scope {' '.join(dropped)}"))
     if added:
         changes.append(Change("narrow", new.tool, f"now requires scope {' '.join(added)}"))
+    for scope in new.inbound_scopes:
+        was = old.also_granted_by.get(scope, ()) if scope in old.inbound_scopes else ()
+        now = new.also_granted_by.get(scope, ())
+        if more := [s for s in now if s not in was]:
+            what = f"{scope} now also granted by {' '.join(more)}"
+            changes.append(Change("widen", new.tool, what))
     for resource, scopes in new.grants.items():
         if resource not in old.grants:
             changes.append(Change("add", new.tool, _grant(resource, scopes)))

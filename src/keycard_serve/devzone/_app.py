@@ -7,6 +7,10 @@ same-origin under its own name. Such requests carry that name in ``Host``, so re
 non-loopback ``Host`` (421) closes the door (the MCP Inspector CVE-2025-49596 class of
 attack): an auto-approving zone must not hand tokens to them.
 
+The same goes for pages: a request whose ``Origin`` is not a loopback origin gets 403
+(``_origin.OriginGuard``, the rule the MCP server applies too), so a page elsewhere cannot
+drive the zone even under a loopback name.
+
 CORS is on, for pages served from loopback (MCP Inspector), on the endpoints browser-based
 clients fetch directly, and off for ``/authorize``, which a browser only ever navigates to:
 letting other origins read the consent page would let them answer it.
@@ -27,7 +31,8 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, request_response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .._urls import is_loopback_host
+from .._origin import OriginGuard, OriginPolicy
+from .._urls import is_loopback_host, origin_of
 from ._authority import Authority
 from ._authorize import AuthorizationEndpoint, index_page
 from ._clients import AUTH_METHODS, GRANT_TYPES, RegistrationEndpoint
@@ -65,7 +70,13 @@ def build_app(authority: Authority) -> Starlette:
         Route("/authorize", authorization.get, methods=["GET"]),
         Route("/authorize", authorization.post, methods=["POST"]),
     ]
-    return Starlette(routes=routes, middleware=[Middleware(_LoopbackHostMiddleware)])
+    # The zone only listens on loopback: every loopback origin (and its own) may send requests.
+    origins = OriginPolicy(frozenset({origin_of(settings.issuer)}), loopback=True)
+    middleware = [
+        Middleware(_LoopbackHostMiddleware),
+        Middleware(OriginGuard, policy=lambda: origins),
+    ]
+    return Starlette(routes=routes, middleware=middleware)
 
 
 def _discovery_document(issuer: str, *, scopes: Sequence[str]) -> dict[str, Any]:

@@ -34,7 +34,9 @@ _HEADERS = {
     # No form-action: browsers apply it to the redirect after Approve, which leaves this origin.
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
     "frame-ancestors 'none'",
-    "Referrer-Policy": "no-referrer",
+    # Not no-referrer: under it browsers send "Origin: null" with the consent form's POST,
+    # which the zone's Origin rule refuses. same-origin still sends nothing to the client.
+    "Referrer-Policy": "same-origin",
 }
 _STYLE = (
     "body{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem}"

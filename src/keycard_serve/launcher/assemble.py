@@ -70,7 +70,12 @@ async def served_app(
         mcp = loaded.app or FastMCP(loaded.config.server.name)
         mcp.auth = auth
         mcp.add_middleware(sessions)
-        mcp.add_middleware(ToolScopeMiddleware(lambda name: runtime.current.scopes(name)))
+        mcp.add_middleware(
+            ToolScopeMiddleware(
+                lambda name: runtime.current.scopes(name),
+                lambda: runtime.current.loaded.config.server.list_tools == "permitted",
+            )
+        )
         registry = ToolRegistry(mcp, runtime)
         if loaded.app is not None:
             await registry.adopt()

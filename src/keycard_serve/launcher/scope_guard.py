@@ -4,7 +4,11 @@ Over streamable HTTP, as HTTP 403 ``insufficient_scope`` (MCP 2025-11-25): a ``t
 travels in the body of ``POST /mcp``, so ``ToolScopeGuard`` reads the JSON-RPC message before the
 MCP transport does, then replays it untouched; the 403 carries ``scope=`` so clients can step
 up. ``ToolScopeMiddleware`` checks again inside FastMCP, where every transport (SSE included)
-passes, and refuses the call as a tool error.
+passes, and refuses the call as a tool error; with ``server.list_tools: permitted`` it also
+hides from ``tools/list`` the tools the caller's token cannot call.
+
+The token's scopes are read as the adapter hands them over: expanded by the zone's scope
+hierarchy, so a broader scope passes wherever a narrower one it implies is needed.
 """
 
 from __future__ import annotations
@@ -82,12 +86,13 @@ class ToolScopeGuard:
         )
 
     def _missing(self, body: bytes, granted: set[str]) -> list[str] | None:
-        """The scopes a tools/call in ``body`` needs that the token lacks, or None if fine."""
-        for name in _called_tools(body):
-            needed = list(self.required_scopes(name))
-            if not set(needed) <= granted:
-                return needed
-        return None
+        """Every scope the tools/call(s) in ``body`` need, if the token lacks any; else None.
+
+        All of them, not only the missing ones: a client replaces its scopes with (or unions
+        them with) the challenge's, so one challenge must name all it needs to step up once.
+        """
+        needed = [scope for name in _called_tools(body) for scope in self.required_scopes(name)]
+        return list(dict.fromkeys(needed)) if not set(needed) <= granted else None
 
 
 def _called_tools(body: bytes) -> list[str]:
@@ -147,10 +152,23 @@ async def _respond(
 
 
 class ToolScopeMiddleware(Middleware):
-    """FastMCP middleware: refuse a tool call whose token lacks the tool's scopes."""
+    """FastMCP middleware: refuse a tool call whose token lacks the tool's scopes and, when
+    ``list_permitted()`` is true, leave such tools out of ``tools/list``."""
 
-    def __init__(self, required_scopes: Callable[[str], Sequence[str]]) -> None:
+    def __init__(
+        self,
+        required_scopes: Callable[[str], Sequence[str]],
+        list_permitted: Callable[[], bool] = lambda: False,
+    ) -> None:
         self.required_scopes = required_scopes
+        self.list_permitted = list_permitted
+
+    async def on_list_tools(self, context: MiddlewareContext, call_next):
+        tools = await call_next(context)
+        if not self.list_permitted():
+            return tools
+        granted = _granted()
+        return [tool for tool in tools if set(self.required_scopes(tool.name)) <= granted]
 
     async def __call__(self, context: MiddlewareContext, call_next):
         # Overridden whole (FastMCP's documented signature) so other messages cost one call:
@@ -162,12 +180,14 @@ class ToolScopeMiddleware(Middleware):
 
     async def on_call_tool(self, context: MiddlewareContext, call_next):
         needed = list(self.required_scopes(context.message.name))
-        if needed:
-            token = get_access_token()
-            granted = set(token.scopes) if token is not None else set()
-            if not set(needed) <= granted:
-                raise ToolError(
-                    f"insufficient_scope: tool {context.message.name!r} needs scope "
-                    + " ".join(needed)
-                )
+        if needed and not set(needed) <= _granted():
+            raise ToolError(
+                f"insufficient_scope: tool {context.message.name!r} needs scope " + " ".join(needed)
+            )
         return await call_next(context)
+
+
+def _granted() -> set[str]:
+    """The scopes of the current request's token (hierarchy applied), none without one."""
+    token = get_access_token()
+    return set(token.scopes) if token is not None else set()
