@@ -13,12 +13,17 @@ from pathlib import Path
 
 import pytest
 from fastmcp import FastMCP
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 from typer.testing import CliRunner
 
 from keycard_serve import AuthProvider
 from keycard_serve.cli import app
 from keycard_serve.devzone import DevZone
 from keycard_serve.doctor import CLIENTS, diagnose, render_text
+from keycard_serve.doctor.clients import Registration
 from tests.support.mcp_server import RunningServer, serve_mcp
 from tests.support.servers import bound_socket, free_port, serve_asgi
 
@@ -225,3 +230,55 @@ def test_with_oidc_provider_only_registration_fails(authserver):
         if not check["ok"]
     }
     assert failures == {(profile.name, "registration") for profile in CLIENTS}
+
+
+@contextlib.contextmanager
+def _document_host(members: dict[str, object] | None = None) -> Iterator[str]:
+    """A client ID metadata document on loopback, as a CIMD client publishes it."""
+    sock = bound_socket()
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}/oauth/client.json"
+    document = {"client_id": url, "redirect_uris": ["http://127.0.0.1:9/callback"]}
+
+    async def serve(request: Request) -> Response:
+        return JSONResponse({**document, **(members or {})})
+
+    with serve_asgi(Starlette(routes=[Route("/oauth/client.json", serve)]), sock=sock):
+        yield url
+
+
+def _checks(output: str) -> dict[tuple[str, str], bool]:
+    return {
+        (client["name"], check["name"]): check["ok"]
+        for client in json.loads(output)["clients"]
+        for check in client["checks"]
+    }
+
+
+def test_a_cimd_client_signs_in_with_its_document(server, zone):
+    with _document_host() as url:
+        args = ["doctor", server.mcp_url, "--client-metadata-url", url, "--format", "json"]
+        result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    checks = _checks(result.stdout)
+    cimd = [p.name for p in CLIENTS if p.registration is Registration.dcr_or_cimd]
+    assert cimd  # the TypeScript and Python SDKs, claude.ai
+    for name in cimd:
+        assert checks[name, "cimd-supported"] and checks[name, "cimd-authorize"], name
+        assert (name, "registration") not in checks
+    assert checks["vscode", "registration"]  # VS Code registers by DCR still
+
+
+def test_a_document_naming_another_client_id_fails(server):
+    with _document_host({"client_id": "https://other.example/client.json"}) as url:
+        args = ["doctor", server.mcp_url, "--client-metadata-url", url, "--client", "ts-sdk"]
+        result = runner.invoke(app, args)
+    assert result.exit_code == 1
+    assert "FAIL cimd-document" in result.output
+
+
+def test_a_zone_without_cimd_fails_the_cimd_clients(authserver):
+    with _serve_ours(authserver.issuer) as running, _document_host() as url:
+        args = ["doctor", running.mcp_url, "--client-metadata-url", url, "--client", "ts-sdk"]
+        result = runner.invoke(app, [*args, "--format", "json"])
+    assert result.exit_code == 1
+    assert _checks(result.stdout)["ts-sdk", "cimd-supported"] is False

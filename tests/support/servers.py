@@ -11,6 +11,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import uvicorn
 
@@ -33,14 +34,16 @@ def bound_socket() -> socket.socket:
 
 
 @contextlib.contextmanager
-def serve_asgi(app, *, sock: socket.socket | None = None) -> Iterator[str]:
+def serve_asgi(app, *, sock: socket.socket | None = None, **options: Any) -> Iterator[str]:
     """Serve ``app`` with uvicorn on ``sock`` (default: a fresh bound socket) in a thread.
 
+    ``options`` go to ``uvicorn.Config`` (``ssl_certfile``/``ssl_keyfile`` serve https).
     Yields the base URL without a trailing slash; the server stops when the block ends.
     """
     sock = sock or bound_socket()
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="on")
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", **options)
+    scheme = "https" if options.get("ssl_certfile") else "http"
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -50,7 +53,7 @@ def serve_asgi(app, *, sock: socket.socket | None = None) -> Iterator[str]:
             raise RuntimeError(f"test server on port {port} did not start")
         time.sleep(0.01)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"{scheme}://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=10)

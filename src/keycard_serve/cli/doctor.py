@@ -54,6 +54,14 @@ def doctor_command(
             "(this writes to the zone)."
         ),
     ] = False,
+    client_metadata_url: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            "--client-metadata-url",
+            help="Sign in as the clients that can use a client ID metadata document (CIMD) "
+            "with the one at this URL, up to the zone's answer to the authorization request.",
+        ),
+    ] = None,
 ) -> None:
     """Replay the OAuth discovery of real MCP clients against a running server: per client,
     each request and its status, then each check with a fix for every failure. Exit 0 if
@@ -65,13 +73,25 @@ def doctor_command(
     \b
       keycard-serve doctor http://127.0.0.1:8000/mcp
       keycard-serve doctor configs/quickstart.yaml --client vscode --client claude-ai
+      keycard-serve doctor http://127.0.0.1:8000/mcp --client-metadata-url https://app.example/client.json
     """
     from ..doctor import diagnose, render_json, render_text
+    from ..doctor.locations import is_absolute_http
 
     url = _mcp_url(target)
     chosen = set(client or ())
     profiles = tuple(p for p in CLIENTS if not chosen or p.name in chosen)
-    diagnosis = asyncio.run(diagnose(url, profiles, timeout=timeout, register=register))
+    if client_metadata_url is not None and not is_absolute_http(client_metadata_url):
+        raise fail(f"{client_metadata_url}: not an http(s) URL", EXIT_USAGE)
+    diagnosis = asyncio.run(
+        diagnose(
+            url,
+            profiles,
+            timeout=timeout,
+            register=register,
+            client_metadata_url=client_metadata_url,
+        )
+    )
     typer.echo(render_json(diagnosis) if format == "json" else render_text(diagnosis))
     raise typer.Exit(EXIT_OK if diagnosis.ok else EXIT_INVALID)
 

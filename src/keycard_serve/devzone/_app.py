@@ -96,7 +96,8 @@ def _discovery_document(issuer: str, *, scopes: Sequence[str]) -> dict[str, Any]
         # MCP clients refuse an authorization server that does not list S256 (TS SDK).
         "code_challenge_methods_supported": ["S256"],
         "authorization_response_iss_parameter_supported": True,
-        "client_id_metadata_document_supported": False,
+        # MCP 2026-07-28 clients register by a client ID metadata document URL (_cimd).
+        "client_id_metadata_document_supported": True,
         # Required members of OpenID discovery, so strict OIDC parsers accept the same document;
         # the zone issues access tokens only, never ID tokens.
         "subject_types_supported": ["public"],

@@ -12,7 +12,8 @@ from typing import Any, Generic, TypeVar
 
 from starlette.responses import JSONResponse
 
-from ._clients import ClientRegistry
+from ._cimd import MetadataDocuments
+from ._clients import ClientRegistry, RegisteredClient
 from ._keys import SigningKey
 from ._loopback import is_https_or_loopback_url
 from ._oauth import OAuthError, json_response, log
@@ -119,16 +120,31 @@ class ExpiringStore(Generic[T]):
 class Authority:
     """The zone's state and token issuance, shared by all endpoints."""
 
-    def __init__(self, settings: ZoneSettings, key: SigningKey, clients: ClientRegistry) -> None:
+    def __init__(
+        self,
+        settings: ZoneSettings,
+        key: SigningKey,
+        clients: ClientRegistry,
+        documents: MetadataDocuments | None = None,
+    ) -> None:
         self.settings = settings
         self.key = key
         self.clients = clients
+        self.documents = documents or MetadataDocuments()
         self.consents: ExpiringStore[AuthorizationRequest] = ExpiringStore(_CONSENT_TTL)
         self.codes: ExpiringStore[AuthorizationRequest] = ExpiringStore(_CODE_TTL)
         self.refresh_tokens: ExpiringStore[Access] = ExpiringStore(_REFRESH_TTL)
 
     def __repr__(self) -> str:
         return f"Authority(issuer={self.settings.issuer!r}, kid={self.key.kid!r})"
+
+    async def client(self, client_id: str) -> RegisteredClient | None:
+        """The client ``client_id`` names: a registered one, or, for a URL, the client its
+        metadata document describes (``OAuthError`` ``invalid_client`` if it cannot be used);
+        None for an unknown id."""
+        if MetadataDocuments.is_document_url(client_id):
+            return await self.documents.client(client_id)
+        return self.clients.get(client_id)
 
     def resolve_resource(self, values: Sequence[str], *, default: str | None) -> str:
         """The one RFC 8707 resource a request names (or ``default``).

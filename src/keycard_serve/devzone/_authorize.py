@@ -56,7 +56,7 @@ class AuthorizationEndpoint:
         """A 302 to the redirect URI (a code, or an error), a consent page, or an error page."""
         try:
             params = Params(request.query_params.multi_items())
-            client = self._client(params)
+            client = await self._client(params)
             redirect_uri = self._redirect_uri(params, client)
         except OAuthError as exc:
             return _error_page(exc.description)
@@ -100,8 +100,8 @@ class AuthorizationEndpoint:
             error_description="the user denied the request",
         )
 
-    def _client(self, params: Params) -> RegisteredClient:
-        client = self._authority.clients.get(params.require("client_id"))
+    async def _client(self, params: Params) -> RegisteredClient:
+        client = await self._authority.client(params.require("client_id"))
         if client is None:
             raise OAuthError("invalid_request", "unknown client_id")
         return client

@@ -35,7 +35,7 @@ from .._protocol import (
     TOKEN_EXCHANGE_GRANT,
 )
 from ._authority import Access, Authority
-from ._clients import ClientRegistry, RegisteredClient
+from ._clients import RegisteredClient
 from ._oauth import OAuthError, Params, parse_scope, read_form
 
 __all__ = ["TokenEndpoint"]
@@ -70,7 +70,7 @@ class TokenEndpoint:
             raise OAuthError(
                 "unsupported_grant_type", f"grant_type {grant_type!r} is not supported"
             )
-        client = _authenticate_client(request, params, self._authority.clients)
+        client = await _authenticate_client(request, params, self._authority)
         if grant_type not in client.grant_types:
             raise OAuthError("unauthorized_client", f"client may not use grant_type {grant_type}")
         return handler(client, params)
@@ -168,8 +168,8 @@ def _check_bound_resource(params: Params, access: Access) -> None:
         raise OAuthError("invalid_target", f"this grant is bound to resource {access.resource!r}")
 
 
-def _authenticate_client(
-    request: Request, params: Params, clients: ClientRegistry
+async def _authenticate_client(
+    request: Request, params: Params, authority: Authority
 ) -> RegisteredClient:
     """The client the request authenticates as (RFC 6749 section 2.3).
 
@@ -187,7 +187,7 @@ def _authenticate_client(
         client_id = basic_id
     if client_id is None:
         raise OAuthError("invalid_client", "client authentication is required", status=401)
-    client = clients.get(client_id)
+    client = await authority.client(client_id)
     if client is None:
         raise OAuthError("invalid_client", "unknown client", status=401)
     if client.is_public:

@@ -47,14 +47,18 @@ async def diagnose(
     *,
     timeout: float = 5.0,
     register: bool = False,
+    client_metadata_url: str | None = None,
 ) -> Diagnosis:
-    """Replay each client's discovery against the MCP endpoint ``url``."""
+    """Replay each client's discovery against the MCP endpoint ``url``; with
+    ``client_metadata_url``, clients that can sign in with that client ID metadata document
+    (CIMD) do, up to the zone's answer to their authorization request."""
     # trust_env=False: no proxy variables and, above all, no credentials from ~/.netrc.
     async with httpx.AsyncClient(follow_redirects=False, trust_env=False) as client:
         probe = Probe(client, timeout=timeout, allowed=url)
         nearby = await _nearby_endpoint(probe, url)
         reports = [
-            await _Replay(profile, url, probe, register, nearby).run() for profile in clients
+            await _Replay(profile, url, probe, register, nearby, client_metadata_url).run()
+            for profile in clients
         ]
     return Diagnosis(url, tuple(reports), nearby)
 
@@ -83,11 +87,13 @@ class _Replay:
         probe: Probe,
         register: bool,
         nearby: str | None = None,
+        client_metadata_url: str | None = None,
     ) -> None:
         self.profile = profile
         self.nearby = nearby
         self.url = url
         self.register = register
+        self.client_metadata_url = client_metadata_url
         self.trace = Trace(probe, browser_origin=profile.browser_origin)
         self.checks: list[Check] = []
         self.expected_prm_url = WellKnown(PRM, Where.inserted).url(url)
@@ -112,7 +118,12 @@ class _Replay:
             metadata = await self._authorization_server(issuer)
             if metadata is not None:
                 self.checks += await registration_checks(
-                    self.trace, self.profile, metadata, prm, register=self.register
+                    self.trace,
+                    self.profile,
+                    metadata,
+                    prm,
+                    register=self.register,
+                    client_metadata_url=self.client_metadata_url,
                 )
         if self.profile.browser_origin:
             self.checks += await browser_checks(self.trace, self.url, challenge)
