@@ -28,8 +28,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from keycard_serve.devzone import DevZone
-from keycard_serve.devzone import _cimd
+from keycard_serve.devzone import DevZone, _cimd
 from keycard_serve.devzone._cimd import MAX_DOCUMENT, MetadataDocuments
 from keycard_serve.devzone._oauth import OAuthError
 from tests.support.servers import bound_socket, free_port, serve_asgi
