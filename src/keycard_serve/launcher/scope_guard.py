@@ -163,20 +163,22 @@ class ToolScopeMiddleware(Middleware):
         self.required_scopes = required_scopes
         self.list_permitted = list_permitted
 
-    async def on_list_tools(self, context: MiddlewareContext, call_next):
-        tools = await call_next(context)
-        if not self.list_permitted():
-            return tools
-        granted = _granted()
-        return [tool for tool in tools if set(self.required_scopes(tool.name)) <= granted]
-
     async def __call__(self, context: MiddlewareContext, call_next):
         # Overridden whole (FastMCP's documented signature) so other messages cost one call:
         # Middleware.__call__ builds its chain of hooks on every message. Only the typed
         # tools/call pass carries CallToolRequestParams (the outer pass has the raw params).
         if context.method == "tools/call" and isinstance(context.message, CallToolRequestParams):
             return await self.on_call_tool(context, call_next)
+        if context.method == "tools/list" and self.list_permitted():
+            return await self.on_list_tools(context, call_next)
         return await call_next(context)
+
+    async def on_list_tools(self, context: MiddlewareContext, call_next):
+        tools = await call_next(context)
+        if not isinstance(tools, Sequence):  # the outer pass: its typed pass filtered already
+            return tools
+        granted = _granted()
+        return [tool for tool in tools if set(self.required_scopes(tool.name)) <= granted]
 
     async def on_call_tool(self, context: MiddlewareContext, call_next):
         needed = list(self.required_scopes(context.message.name))
