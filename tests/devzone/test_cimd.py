@@ -6,9 +6,6 @@ and https for fastmcp's client, which insists on it); the zone fetches them over
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import secrets
 import warnings
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -18,11 +15,8 @@ from urllib.parse import parse_qsl, urlsplit
 import anyio
 import httpx
 import httpx2
-import jwt
 import pytest
 import pytest_asyncio
-from fastmcp.client.auth import OAuth
-from mcp.shared.auth import AuthorizationCodeResult
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
@@ -34,12 +28,10 @@ from keycard_serve.devzone._oauth import OAuthError
 from tests.support.servers import bound_socket, free_port, serve_asgi
 from tests.support.tls import self_signed_loopback
 
-from .test_fastmcp_client import _protected_resource
+from .helpers import MCP_RESOURCE, REDIRECT_URI, authorize, pkce, redeem, redirect_params, verify
+from .test_fastmcp_client import _HeadlessOAuth, _protected_resource
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
-
-CALLBACK = "http://127.0.0.1:9/callback"
-RESOURCE = "https://api.example/"
 
 
 @dataclass
@@ -54,9 +46,9 @@ class DocumentHost:
         return f"{self.base}{path}"
 
     def publish(self, path: str, headers: dict[str, str] | None = None, **members: Any) -> str:
-        """A document whose client_id is its own URL, redirecting to CALLBACK by default."""
+        """A document whose client_id is its own URL, redirecting to REDIRECT_URI by default."""
         url = self.url(path)
-        document = {"client_id": url, "client_name": "CIMD test", "redirect_uris": [CALLBACK]}
+        document = {"client_id": url, "client_name": "CIMD test", "redirect_uris": [REDIRECT_URI]}
         self.documents[path] = ({**document, **members}, headers or {})
         return url
 
@@ -84,26 +76,8 @@ def host() -> Iterator[DocumentHost]:
         yield documents
 
 
-def _pkce() -> tuple[str, str]:
-    verifier = secrets.token_urlsafe(48)
-    digest = hashlib.sha256(verifier.encode()).digest()
-    return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-
-
-async def _authorize(
-    http: httpx.AsyncClient, client_id: str, redirect_uri: str = CALLBACK
-) -> tuple[httpx.Response, str]:
-    verifier, challenge = _pkce()
-    params = {
-        "response_type": "code",
-        "client_id": client_id,
-        "redirect_uri": redirect_uri,
-        "code_challenge": challenge,
-        "code_challenge_method": "S256",
-        "resource": RESOURCE,
-        "state": "s",
-    }
-    return await http.get("/authorize", params=params), verifier
+async def _authorize(http: httpx.AsyncClient, client_id: str, **params: str) -> httpx.Response:
+    return await authorize(http, client_id, pkce()[1], **params)
 
 
 async def test_metadata_says_documents_are_supported(http: httpx.AsyncClient) -> None:
@@ -116,32 +90,19 @@ async def test_a_document_client_signs_in_and_redeems_its_code(
     http: httpx.AsyncClient, host: DocumentHost
 ) -> None:
     client_id = host.publish("/clients/app.json")
-    approved, verifier = await _authorize(http, client_id)
-    assert approved.status_code == 302, approved.text
-    location = approved.headers["location"]
-    assert location.startswith(CALLBACK + "?")
-    code = dict(parse_qsl(urlsplit(location).query))["code"]
-    token = await http.post(
-        "/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": CALLBACK,
-            "code_verifier": verifier,
-            "client_id": client_id,
-        },
-    )
+    verifier, challenge = pkce()
+    code = redirect_params(await authorize(http, client_id, challenge))["code"]
+    token = await redeem(http, client_id, code, verifier)
     assert token.status_code == 200, token.text
-    claims = jwt.decode(token.json()["access_token"], options={"verify_signature": False})
+    claims = await verify(http, token.json()["access_token"], audience=MCP_RESOURCE)
     assert claims["client_id"] == client_id
-    assert claims["aud"] == RESOURCE
 
 
 async def test_the_document_redirect_uris_govern_the_flow(
     http: httpx.AsyncClient, host: DocumentHost
 ) -> None:
     client_id = host.publish("/clients/narrow.json")
-    refused, _ = await _authorize(http, client_id, redirect_uri="http://127.0.0.1:9/other")
+    refused = await _authorize(http, client_id, redirect_uri="http://127.0.0.1:9/other")
     assert refused.status_code == 400
     assert "redirect_uri is not registered" in refused.text
 
@@ -163,7 +124,7 @@ async def test_a_bad_document_is_refused_naming_why(
     http: httpx.AsyncClient, host: DocumentHost, path: str, members: dict, problem: str
 ) -> None:
     client_id = host.publish(path, **members)
-    refused, _ = await _authorize(http, client_id)
+    refused = await _authorize(http, client_id)
     assert refused.status_code == 400
     assert problem in refused.text.replace("&#x27;", "'")
 
@@ -179,7 +140,7 @@ async def test_a_bad_document_is_refused_naming_why(
 async def test_the_fetch_follows_no_redirect_and_reads_no_more_than_the_cap(
     http: httpx.AsyncClient, host: DocumentHost, path: str, problem: str
 ) -> None:
-    refused, _ = await _authorize(http, host.url(path))
+    refused = await _authorize(http, host.url(path))
     assert refused.status_code == 400
     assert problem in refused.text
     assert host.fetches.get("/elsewhere") is None
@@ -197,7 +158,7 @@ async def test_the_fetch_follows_no_redirect_and_reads_no_more_than_the_cap(
 async def test_urls_that_cannot_be_client_ids_are_refused_unfetched(
     http: httpx.AsyncClient, client_id: str
 ) -> None:
-    refused, _ = await _authorize(http, client_id)
+    refused = await _authorize(http, client_id)
     assert refused.status_code == 400
     assert "is not a client metadata document URL" in refused.text
 
@@ -209,7 +170,7 @@ async def test_documents_are_kept_as_long_as_their_caching_headers_say(
     fresh = host.publish("/clients/fresh.json", {"Cache-Control": "no-store"})
     for _ in range(3):
         for client_id in (kept, fresh):
-            approved, _ = await _authorize(http, client_id)
+            approved = await _authorize(http, client_id)
             assert approved.status_code == 302
     assert host.fetches["/clients/kept.json"] == 1
     assert host.fetches["/clients/fresh.json"] == 3
@@ -230,32 +191,14 @@ async def test_a_slow_document_server_gets_a_short_deadline(
 
 async def test_registration_still_works(http: httpx.AsyncClient) -> None:
     registered = await http.post(
-        "/register", json={"redirect_uris": [CALLBACK], "token_endpoint_auth_method": "none"}
+        "/register", json={"redirect_uris": [REDIRECT_URI], "token_endpoint_auth_method": "none"}
     )
     assert registered.status_code == 201
-    approved, _ = await _authorize(http, registered.json()["client_id"])
+    approved = await _authorize(http, registered.json()["client_id"])
     assert approved.status_code == 302
 
 
 # --- fastmcp's own client, which insists on an https document URL --------------------------
-
-
-class _HeadlessOAuth(OAuth):
-    """Plays the browser: follows /authorize itself (auto-approved) and reads the redirect."""
-
-    authorization_urls: list[str]
-    _location: str = ""
-
-    async def redirect_handler(self, authorization_url: str) -> None:
-        self.authorization_urls.append(authorization_url)
-        async with httpx2.AsyncClient() as browser:
-            response = await browser.get(authorization_url, follow_redirects=False)
-        assert response.status_code == 302, response.text
-        self._location = response.headers["location"]
-
-    async def callback_handler(self) -> AuthorizationCodeResult:
-        query = dict(parse_qsl(urlsplit(self._location).query))
-        return AuthorizationCodeResult(code=query["code"], state=query["state"], iss=query["iss"])
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

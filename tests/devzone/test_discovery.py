@@ -38,7 +38,7 @@ async def test_both_discovery_documents_are_identical_and_complete(
         "none",
     }
     assert document["authorization_response_iss_parameter_supported"] is True
-    assert document["client_id_metadata_document_supported"] is False
+    assert document["client_id_metadata_document_supported"] is True  # test_cimd.py
     assert "scopes_supported" in document
     assert "not for production" in document["keycard_serve_development_zone"]
 

@@ -8,18 +8,15 @@ listing and calls by fastmcp's own client.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 from fastmcp import Client
 
-from tests.support.launcher import ROOT, Launched, launch
+from tests.clients.devserver import DevServer
+from tests.support.launcher import launch
 from tests.support.servers import free_port
 
 CONFIG = """\
@@ -61,39 +58,7 @@ INITIALIZE = {
 JSON_RPC = {"Accept": "application/json, text/event-stream"}
 
 
-@dataclass
-class Served:
-    launched: Launched
-    config: Path
-    env: dict[str, str]
-    issuer: str
-
-    @property
-    def base_url(self) -> str:
-        return self.launched.base_url
-
-    @property
-    def mcp_url(self) -> str:
-        return self.launched.mcp_url
-
-    def token(self, *scopes: str) -> str:
-        args = [sys.executable, "-m", "keycard_serve", "token", str(self.config)]
-        for scope in scopes:
-            args += ["--scope", scope]
-        done = subprocess.run(
-            args,
-            cwd=ROOT,
-            env={**os.environ, **self.env},
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr
-        return done.stdout.strip()
-
-
-def _serve(tmp: Path, *, list_tools: str = "all", origins: str = "") -> Iterator[Served]:
+def _serve(tmp: Path, *, list_tools: str = "all", origins: str = "") -> Iterator[DevServer]:
     base_url = f"http://127.0.0.1:{free_port()}/"
     zone_port = free_port()
     config = tmp / "keycard-serve.yaml"
@@ -104,23 +69,23 @@ def _serve(tmp: Path, *, list_tools: str = "all", origins: str = "") -> Iterator
     )
     env = {"KEYCARD_SERVE_STATE_DIR": str(tmp / "state")}
     with launch([str(config)], base_url=base_url, env=env, log_path=tmp / "server.log") as run:
-        yield Served(run, config, env, issuer=f"http://127.0.0.1:{zone_port}")
+        yield DevServer(run, config, env, issuer=f"http://127.0.0.1:{zone_port}")
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
     """Default origins, the full tool list."""
     yield from _serve(tmp_path_factory.mktemp("default"))
 
 
 @pytest.fixture(scope="module")
-def strict(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+def strict(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
     """One allowed origin besides its own, and tools/list filtered by the caller's scopes."""
     origins = f"  allowed_origins: [{APP}]"
     yield from _serve(tmp_path_factory.mktemp("strict"), list_tools="permitted", origins=origins)
 
 
-def _routes(served: Served) -> list[tuple[str, str]]:
+def _routes(served: DevServer) -> list[tuple[str, str]]:
     """Every kind of route the server serves: the MCP endpoint, metadata, mirrors, health."""
     base = served.base_url
     return [
@@ -142,7 +107,7 @@ def _refused(response: httpx.Response) -> None:
 # --- 1. Origin -------------------------------------------------------------------------------
 
 
-def test_a_page_of_another_origin_is_refused_on_every_route(served: Served) -> None:
+def test_a_page_of_another_origin_is_refused_on_every_route(served: DevServer) -> None:
     token = served.token()
     for method, url in _routes(served):
         headers = {"Origin": EVIL, "Authorization": f"Bearer {token}", **JSON_RPC}
@@ -151,7 +116,7 @@ def test_a_page_of_another_origin_is_refused_on_every_route(served: Served) -> N
         _refused(httpx.options(url, headers=preflight))
 
 
-def test_requests_without_origin_are_unaffected(served: Served) -> None:
+def test_requests_without_origin_are_unaffected(served: DevServer) -> None:
     assert httpx.post(served.mcp_url, json=INITIALIZE, headers=JSON_RPC).status_code == 401
     for method, url in _routes(served)[1:]:
         assert httpx.request(method, url).status_code == 200, url
@@ -159,7 +124,7 @@ def test_requests_without_origin_are_unaffected(served: Served) -> None:
 
 @pytest.mark.parametrize("origin", [INSPECTOR, "http://127.0.0.1:5173", "own"])
 def test_loopback_pages_and_the_own_origin_are_allowed_with_cors(
-    served: Served, origin: str
+    served: DevServer, origin: str
 ) -> None:
     if origin == "own":
         origin = served.base_url.rstrip("/")
@@ -173,7 +138,7 @@ def test_loopback_pages_and_the_own_origin_are_allowed_with_cors(
         assert response.headers["access-control-allow-origin"] == origin
 
 
-def test_allowed_origins_are_exact_and_replace_the_loopback_default(strict: Served) -> None:
+def test_allowed_origins_are_exact_and_replace_the_loopback_default(strict: DevServer) -> None:
     headers = {"Origin": APP, **JSON_RPC}
     allowed = httpx.post(strict.mcp_url, json=INITIALIZE, headers=headers)
     assert allowed.status_code == 401
@@ -184,7 +149,7 @@ def test_allowed_origins_are_exact_and_replace_the_loopback_default(strict: Serv
         _refused(httpx.post(strict.mcp_url, json=INITIALIZE, headers={"Origin": origin}))
 
 
-def test_the_dev_zone_refuses_other_origins_and_hosts(served: Served) -> None:
+def test_the_dev_zone_refuses_other_origins_and_hosts(served: DevServer) -> None:
     zone = served.issuer
     metadata = zone + "/.well-known/oauth-authorization-server"
     for method, url in [("GET", metadata), ("POST", zone + "/token"), ("GET", zone + "/jwks")]:
@@ -201,13 +166,13 @@ def test_the_dev_zone_refuses_other_origins_and_hosts(served: Served) -> None:
 # --- 2. and 3. Scope hierarchies, one complete challenge -------------------------------------
 
 
-def test_the_401_challenge_names_the_scopes_needed_to_start(served: Served) -> None:
+def test_the_401_challenge_names_the_scopes_needed_to_start(served: DevServer) -> None:
     challenge = httpx.post(served.mcp_url, json=INITIALIZE, headers=JSON_RPC)
     assert challenge.status_code == 401
     assert 'scope="mcp:tools"' in challenge.headers["www-authenticate"]
 
 
-async def test_a_broader_scope_passes_where_a_narrower_one_is_needed(served: Served) -> None:
+async def test_a_broader_scope_passes_where_a_narrower_one_is_needed(served: DevServer) -> None:
     # mcp:all implies mcp:tools (server-wide) and, through tools:admin, tools:read and write.
     async with Client(served.mcp_url, auth=served.token("mcp:all", "calendar:write")) as client:
         forecast = await client.call_tool("forecast", {"city": "Paris"})
@@ -217,7 +182,7 @@ async def test_a_broader_scope_passes_where_a_narrower_one_is_needed(served: Ser
         assert synced.data["ok"] is True
 
 
-def _call(served: Served, token: str, tool: str) -> httpx.Response:
+def _call(served: DevServer, token: str, tool: str) -> httpx.Response:
     message = {
         "jsonrpc": "2.0",
         "id": 2,
@@ -228,7 +193,7 @@ def _call(served: Served, token: str, tool: str) -> httpx.Response:
     return httpx.post(served.mcp_url, json=message, headers={**headers, **JSON_RPC})
 
 
-def test_one_403_names_every_scope_the_call_needs(served: Served) -> None:
+def test_one_403_names_every_scope_the_call_needs(served: DevServer) -> None:
     # tools:admin covers tools:write, but neither the server-wide mcp:tools nor calendar:write.
     refused = _call(served, served.token("tools:admin"), "sync")
     assert refused.status_code == 403
@@ -240,7 +205,7 @@ def test_one_403_names_every_scope_the_call_needs(served: Served) -> None:
     )
 
 
-def test_a_narrower_scope_does_not_pass_for_a_broader_one(served: Served) -> None:
+def test_a_narrower_scope_does_not_pass_for_a_broader_one(served: DevServer) -> None:
     refused = _call(served, served.token("mcp:tools", "tools:read"), "sync")
     assert refused.status_code == 403
     assert 'scope="mcp:tools tools:write calendar:write"' in refused.headers["www-authenticate"]
@@ -249,16 +214,16 @@ def test_a_narrower_scope_does_not_pass_for_a_broader_one(served: Served) -> Non
 # --- 5. list_tools -----------------------------------------------------------------------------
 
 
-async def _listed(served: Served, *scopes: str) -> set[str]:
+async def _listed(served: DevServer, *scopes: str) -> set[str]:
     async with Client(served.mcp_url, auth=served.token(*scopes)) as client:
         return {tool.name for tool in await client.list_tools()}
 
 
-async def test_list_tools_all_shows_tools_the_caller_cannot_call(served: Served) -> None:
+async def test_list_tools_all_shows_tools_the_caller_cannot_call(served: DevServer) -> None:
     assert await _listed(served, "mcp:tools") == {"forecast", "sync", "whoami"}
 
 
-async def test_list_tools_permitted_hides_what_the_token_cannot_call(strict: Served) -> None:
+async def test_list_tools_permitted_hides_what_the_token_cannot_call(strict: DevServer) -> None:
     assert await _listed(strict, "mcp:tools") == {"whoami"}
     assert await _listed(strict, "mcp:tools", "tools:read") == {"forecast", "whoami"}
     everything = await _listed(strict, "mcp:all", "calendar:write")

@@ -58,6 +58,7 @@ def doctor_command(
         Optional[str],  # noqa: UP045
         typer.Option(
             "--client-metadata-url",
+            metavar="URL",
             help="Sign in as the clients that can use a client ID metadata document (CIMD) "
             "with the one at this URL, up to the zone's answer to the authorization request.",
         ),
