@@ -133,9 +133,41 @@ async def test_unreachable_zone_fails_with_every_url_tried():
         raise httpx.ConnectError("connection refused", request=request)
 
     clients = ClientPool(transport=httpx.MockTransport(refuse))
-    discovery = ZoneDiscovery("https://zone.test", clients.get, timeout=1)
+    discovery = ZoneDiscovery("https://zone.test", clients.get, timeout=5)
     with pytest.raises(DiscoveryError) as raised:
         await discovery.metadata()
     assert raised.value.code == "metadata_unavailable"
     assert "oauth-authorization-server" in raised.value.message
     assert "openid-configuration" in raised.value.message
+
+
+async def test_a_hanging_zone_costs_one_deadline_and_its_failure_is_remembered(zone, clients):
+    """Finding 2: one overall deadline for every candidate URL and retry; then the failure is
+    answered from memory for failure_ttl seconds, and the zone is asked again after it."""
+    release = asyncio.Event()
+
+    async def hang(request: Request) -> Response:
+        await release.wait()
+        return JSONResponse(zone.metadata())
+
+    zone.metadata_handler = hang
+    now = [0.0]
+    discovery = ZoneDiscovery(
+        zone.issuer, clients.get, timeout=0.3, failure_ttl=2.0, clock=lambda: now[0]
+    )
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    with pytest.raises(DiscoveryError) as raised:
+        await discovery.metadata()
+    assert raised.value.code == "metadata_timeout"
+    assert loop.time() - started < 1.0  # not 3 attempts x 2 URLs x the timeout
+    asked = len(zone.paths("/.well-known/"))
+    now[0] = 1.9
+    with pytest.raises(DiscoveryError) as again:
+        await discovery.metadata()
+    assert again.value.code == "metadata_timeout"
+    assert len(zone.paths("/.well-known/")) == asked  # from memory: the zone was not asked
+    zone.metadata_handler = None
+    now[0] = 2.1
+    assert (await discovery.metadata()).issuer == zone.issuer
+    release.set()

@@ -1,7 +1,10 @@
 """Authorization-server metadata discovery (RFC 8414, falling back to OpenID Connect).
 
 Discovery runs on first use, never in a constructor; results are cached for a TTL, refreshed
-by one shared fetch, and a failed refresh keeps serving the last good document. Client
+by one shared fetch, and a failed refresh keeps serving the last good document. One discovery
+(every candidate URL and retry) has one overall deadline, and a failure with nothing cached is
+remembered for ``failure_ttl`` seconds, so a zone that hangs costs each request at most the
+deadline once and then nothing until the next attempt. Client
 credentials are never sent to a metadata endpoint.
 """
 
@@ -15,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+import anyio
 import httpx
 
 from ._http import HTTPFailure, request_json
@@ -61,15 +65,22 @@ class ZoneDiscovery:
         *,
         ttl: float = 3600.0,
         timeout: float = 5.0,
+        failure_ttl: float = 2.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``timeout`` bounds one whole discovery (seconds, every URL and retry included);
+        ``failure_ttl`` is how long a failure is answered from memory (seconds); ``clock``
+        is monotonic seconds."""
         self.zone_url = zone_url
         self._client_factory = client_factory
         self._ttl = ttl
         self._timeout = timeout
         self._clock = clock
+        self._failure_ttl = failure_ttl
         self._cached: AuthorizationServerMetadata | None = None
         self._fetched_at = 0.0
+        self._failure: DiscoveryError | None = None
+        self._failed_at = 0.0
         self._refreshing: SingleFlight[AuthorizationServerMetadata] = SingleFlight()
 
     def current(self) -> AuthorizationServerMetadata | None:
@@ -83,13 +94,17 @@ class ZoneDiscovery:
         current = self.current()
         if current is not None:
             return current
+        failure = self._failure
+        if failure is not None and self._clock() - self._failed_at < self._failure_ttl:
+            raise DiscoveryError(f"{failure.message} (failed recently)", code=failure.code)
         return await self._refreshing.run(None, self._refresh)
 
     async def _refresh(self) -> AuthorizationServerMetadata:
         try:
-            metadata = await self._discover()
-        except DiscoveryError:
+            metadata = await self._discover_within_deadline()
+        except DiscoveryError as exc:
             if self._cached is None:
+                self._failure, self._failed_at = exc, self._clock()
                 raise
             logger.warning(
                 "metadata refresh for %s failed; serving the cached document", self.zone_url
@@ -97,9 +112,19 @@ class ZoneDiscovery:
             # Back off for a while rather than refetching on every request.
             self._fetched_at = self._clock() - self._ttl + min(self._ttl, 30.0)
             return self._cached
-        self._cached = metadata
+        self._cached, self._failure = metadata, None
         self._fetched_at = self._clock()
         return metadata
+
+    async def _discover_within_deadline(self) -> AuthorizationServerMetadata:
+        try:
+            with anyio.fail_after(self._timeout):
+                return await self._discover()
+        except TimeoutError:
+            raise DiscoveryError(
+                f"no authorization-server metadata for {self.zone_url} within {self._timeout:g} s",
+                code="metadata_timeout",
+            ) from None
 
     async def _discover(self) -> AuthorizationServerMetadata:
         problems: list[str] = []

@@ -339,6 +339,29 @@ def test_a_jwks_that_times_out_gives_503(healthy: FakeZone):
         assert time.monotonic() - started < 15  # the JWKS deadline (5 s), not the hang
 
 
+def test_a_hanging_zone_gives_503_within_the_deadline_and_the_next_request_fast(
+    healthy: FakeZone,
+):
+    """Finding 2: one discovery deadline (5 s), not 3 attempts x 5 s x 2 URLs; the failure is
+    remembered for a moment, so the next request does not wait again."""
+    release = asyncio.Event()
+
+    async def hang(request: Request) -> Response:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(release.wait(), 60)
+        return JSONResponse(healthy.metadata())
+
+    healthy.metadata_handler = hang
+    with serve(healthy.issuer, "http://127.0.0.1:{port}/", "/mcp", endpoint="") as s:
+        good = token(healthy.issuer, s.local + "/mcp")
+        started = time.monotonic()
+        assert_unavailable(s.post(good))
+        assert time.monotonic() - started < 8
+        started = time.monotonic()
+        assert_unavailable(s.post(good))
+        assert time.monotonic() - started < 1.5
+
+
 # -- leeway ---------------------------------------------------------------------------------------
 
 
