@@ -39,13 +39,15 @@ def test_base_urls_have_one_spelling(given: str, canonical: str) -> None:
     assert normalize_base_url(canonical) == canonical  # idempotent
 
 
-@pytest.mark.parametrize("path", ["/mcp", "/mcp/", "mcp", "mcp/", "//mcp//"])
+@pytest.mark.parametrize(
+    "path", ["/mcp", "/mcp/", "mcp", "mcp/", "//mcp//", "/a/../mcp", "/./mcp", "/%6Dcp"]
+)
 def test_every_endpoint_path_spelling_is_one_endpoint(path: str) -> None:
     assert endpoint_path(path) == "/mcp"
     assert resource_url("https://h/", path) == "https://h/mcp"
 
 
-@pytest.mark.parametrize("path", ["/", "", None])
+@pytest.mark.parametrize("path", ["/", "", None, "/a/..", "//"])
 def test_the_root_path_is_the_base_url(path: str | None) -> None:
     assert endpoint_path(path) == "/"
     assert resource_url("https://h/p/", path) == "https://h/p/"

@@ -142,8 +142,10 @@ def normalize_base_url(url: str) -> str:
 
 def endpoint_path(mcp_path: str | None) -> str:
     """The MCP endpoint's path below the base URL, canonical: ``"/mcp"`` for ``"/mcp/"``,
-    ``"mcp"`` and ``"/mcp"``; ``"/"`` for ``"/"``, ``""`` and None."""
-    return "/" + (mcp_path or "").strip("/")
+    ``"mcp"``, ``"//mcp"``, ``"/mcp//"`` and ``"/a/../mcp"`` (percent-encodings and dot
+    segments normalised as in ``canonical_url``); ``"/"`` for ``"/"``, ``""`` and None."""
+    path = "/" + (mcp_path or "").strip("/")
+    return "/" + _remove_dot_segments(_normalize_percent(path)).strip("/")
 
 
 def resource_url(base_url: str, mcp_path: str | None) -> str:

@@ -63,6 +63,18 @@ def test_mcp_url_is_the_base_url_and_path_in_one_spelling(
 
 
 @pytest.mark.parametrize(
+    ("path", "canonical"),
+    [("//mcp", "/mcp"), ("/mcp//", "/mcp"), ("/a/../mcp", "/mcp"), ("/mcp/", "/mcp"), ("/", "/")],
+)
+def test_the_path_is_kept_in_its_canonical_spelling(path: str, canonical: str) -> None:
+    """Finding 3: the launcher mounts the endpoint at ``server.path``; the URLs are built from
+    the same value, so a POST to the advertised endpoint cannot 404."""
+    server = ServerConfig(name="x", base_url="https://mcp.example.com:443/", path=path)
+    assert server.path == canonical
+    assert server.mcp_url == "https://mcp.example.com" + canonical
+
+
+@pytest.mark.parametrize(
     ("zone", "expected"),
     [
         ("dev: true", DevZoneConfig()),

@@ -34,7 +34,7 @@ from pydantic import (
 
 from .._sealing import entry_name, parse_encryption_key
 from .._shared_cache import parse_cache_url
-from .._urls import resolve_zone_url
+from .._urls import endpoint_path, resolve_zone_url
 from ..credentials import read_platform_token
 from ..errors import ConfigurationError
 from ._interpolate import InterpolationError, interpolate, secret_reference
@@ -256,9 +256,11 @@ def _zone_id(value: str) -> str:
 
 
 def _mcp_path(value: str) -> str:
+    """The path in its one canonical spelling (``/mcp`` for ``/mcp/``, ``//mcp``,
+    ``/a/../mcp``), where the launcher mounts the endpoint and the URLs are built."""
     if not value.startswith("/") or any(char in value for char in "?# "):
         raise ValueError("must be a URL path starting with '/', without '?', '#' or spaces")
-    return value
+    return endpoint_path(value)
 
 
 def check_tool_name(name: str) -> str:

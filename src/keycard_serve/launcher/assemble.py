@@ -19,6 +19,7 @@ from ..config import LoadedConfig
 from ..config._provider import build_provider
 from ..credentials import ClientSecret
 from ..devzone import DevZone
+from ._endpoint_alias import EndpointAlias
 from .dev import dev_zone_for
 from .health import health_endpoint, ready_endpoint
 from .reload import Reloader
@@ -105,13 +106,15 @@ async def served_app(
 
 
 def _http_middleware(runtime: Runtime, auth: KeycardAuth) -> list[Middleware]:
-    """Per-tool inbound scopes as HTTP 403 ``insufficient_scope`` (RFC 6750 section 3.1)."""
+    """The endpoint's slash variant without a redirect, then per-tool inbound scopes as HTTP
+    403 ``insufficient_scope`` (RFC 6750 section 3.1)."""
     return [
+        Middleware(EndpointAlias, path=runtime.current.loaded.config.server.path),
         Middleware(
             ToolScopeGuard,
             path=runtime.current.loaded.config.server.path,
             required_scopes=lambda name: runtime.current.scopes(name),
             challenge=auth.insufficient_scope_challenge,
             active=lambda: runtime.current.scoped,
-        )
+        ),
     ]
