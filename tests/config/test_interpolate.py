@@ -36,7 +36,8 @@ def test_interpolate(text: str, expected: str) -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("${MISSING}", "environment variable MISSING is not set"),
+        ("${MISSING}", "environment variable MISSING is not set; export MISSING=... before"),
+        ("${MISSING}", "or write ${MISSING:-default} where a default value is acceptable"),
         ("${EMPTY}", "environment variable EMPTY is empty"),
         ("$HOST", "a '$' must start ${NAME}"),
         ("$(id)", "a '$' must start ${NAME}"),

@@ -65,7 +65,10 @@ def _lookup(body: str, environ: Mapping[str, str]) -> str:
     if default is not None:
         return default
     state = "is not set" if value is None else "is empty"
-    raise InterpolationError(f"environment variable {name} {state}")
+    raise InterpolationError(
+        f"environment variable {name} {state}; export {name}=... before running, or write "
+        f"${{{name}:-default}} where a default value is acceptable"
+    )
 
 
 def _lone_dollar(text: str, index: int) -> str:

@@ -71,6 +71,9 @@ async def watch(reloader: Reloader, roots: list[Path], stop: asyncio.Event) -> N
     """Reload whenever the config, one of its secret files or a tool module under ``roots``
     changes content, until ``stop`` is set. A reload that raises is logged; watching goes on.
     """
+    # watchfiles logs "N changes detected" at INFO for every batch, including a log file being
+    # written next to the config; our own lines say what a change did, so only its warnings pass.
+    logging.getLogger("watchfiles").setLevel(logging.WARNING)
     files = WatchedFiles(reloader.path, roots, config_sha256=reloader.status.sha256)
     stirred = _Stirred()
     watching: Layout | None = None
