@@ -11,6 +11,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from ._metrics import set_circuit_open
+
 __all__ = ["CircuitBreaker"]
 
 
@@ -46,8 +48,12 @@ class CircuitBreaker:
     def record(self, *, healthy: bool) -> None:
         """Record one outcome: ``healthy`` closes the breaker, a failure counts toward opening."""
         if healthy:
+            if self._opened_at is not None:
+                set_circuit_open(False)
             self._failures, self._opened_at = 0, None
             return
         self._failures += 1
         if self._failures >= self._threshold:
+            if self._opened_at is None:
+                set_circuit_open(True)
             self._opened_at = self._clock()

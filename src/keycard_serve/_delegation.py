@@ -12,9 +12,23 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from . import _tracing
+from ._call_record import CACHED, EXCHANGED, current_call
 from ._exchange import ExchangedToken, TokenExchanger
 from ._exchange_cache import CacheKey, ExchangeCache, cache_key
 from ._grant import Grant
+from ._metrics import record_exchange
+from ._tracing import (
+    ATTR_CACHED,
+    ATTR_ERROR_CODE,
+    ATTR_HTTP_STATUS,
+    ATTR_OUTCOME,
+    ATTR_RESOURCE,
+    SPAN_EXCHANGE,
+    tracer,
+)
 from .access_context import AccessContext
 from .errors import TokenExchangeError
 
@@ -71,6 +85,8 @@ class Delegator:
             except TokenExchangeError as exc:
                 results.append(exc)
         missing = [index for index, result in enumerate(results) if result is None]
+        if len(missing) < len(grants):
+            _observe_cached(grants, results)
         if missing:
             exchanged = await asyncio.gather(
                 *(self._one(subject_token, expires_at, grants[i], keys[i]) for i in missing),
@@ -121,14 +137,90 @@ class Delegator:
     async def _one(
         self, subject_token: str, expires_at: float | None, grant: Grant, key: CacheKey
     ) -> ExchangedToken:
-        return await self._cache.get_or_exchange(
-            key,
-            lambda: self._exchanger.exchange(
-                subject_token,
-                grant.resource,
-                grant.scopes,
-                audience=grant.audience,
-                target=grant.target,
-            ),
-            not_after=expires_at,
-        )
+        """A grant the cache did not have: exchanged (or shared with a concurrent identical
+        call, or found in the shared tier), in a span; its outcome noted in the call's record
+        and, for a request sent, counted and timed."""
+        resource = grant.resource
+        sent = False
+
+        async def exchange() -> ExchangedToken:
+            nonlocal sent
+            sent = True
+            started = time.perf_counter()
+            try:
+                token = await self._exchanger.exchange(
+                    subject_token,
+                    resource,
+                    grant.scopes,
+                    audience=grant.audience,
+                    target=grant.target,
+                )
+            except TokenExchangeError as exc:
+                record_exchange(resource, exc.code, time.perf_counter() - started)
+                raise
+            record_exchange(resource, "ok", time.perf_counter() - started)
+            return token
+
+        record = current_call.get()
+        with tracer.start_as_current_span(
+            SPAN_EXCHANGE, kind=SpanKind.CLIENT, record_exception=False
+        ) as span:
+            try:
+                token = await self._cache.get_or_exchange(
+                    key, exchange, not_after=expires_at, looked_up=True
+                )
+            except TokenExchangeError as exc:
+                if record is not None:
+                    record.note(resource, exc.code, ok=False)
+                if span.is_recording():
+                    span.set_attributes(_failed_attributes(resource, exc, cached=not sent))
+                raise
+            if record is not None:
+                record.note(resource, EXCHANGED if sent else CACHED, ok=True)
+            if span.is_recording():
+                span.set_attributes(
+                    {ATTR_RESOURCE: resource, ATTR_CACHED: not sent, ATTR_OUTCOME: "ok"}
+                )
+            return token
+
+
+def _observe_cached(
+    grants: Sequence[Grant], results: Sequence[ExchangedToken | BaseException | None]
+) -> None:
+    """Note the grants the in-process cache answered (a token or a remembered refusal) in
+    the call's record, and give each a span when an SDK records spans (none costs nothing
+    otherwise: this is the warm path)."""
+    record = current_call.get()
+    traced = _tracing.active()
+    if record is None and not traced:
+        return
+    for grant, result in zip(grants, results, strict=True):
+        if result is None:
+            continue
+        refused = result if isinstance(result, TokenExchangeError) else None
+        if record is not None:
+            record.note(grant.resource, refused.code if refused else CACHED, ok=not refused)
+        if traced:
+            attributes = (
+                _failed_attributes(grant.resource, refused, cached=True)
+                if refused
+                else {ATTR_RESOURCE: grant.resource, ATTR_CACHED: True, ATTR_OUTCOME: "ok"}
+            )
+            span = tracer.start_span(SPAN_EXCHANGE, kind=SpanKind.CLIENT, attributes=attributes)
+            if refused:
+                span.set_status(Status(StatusCode.ERROR, refused.message))
+            span.end()
+
+
+def _failed_attributes(
+    resource: str, error: TokenExchangeError, *, cached: bool
+) -> dict[str, str | bool | int]:
+    attributes: dict[str, str | bool | int] = {
+        ATTR_RESOURCE: resource,
+        ATTR_CACHED: cached,
+        ATTR_OUTCOME: error.code,
+        ATTR_ERROR_CODE: error.code,
+    }
+    if error.status is not None:
+        attributes[ATTR_HTTP_STATUS] = error.status
+    return attributes

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from ._exchange import ExchangedToken
+from ._metrics import record_cache_lookup
 from ._shared_cache import SharedTokenCache
 from ._singleflight import SingleFlight
 from .errors import TokenExchangeError
@@ -100,14 +101,17 @@ class ExchangeCache:
         exchange: Callable[[], Awaitable[ExchangedToken]],
         *,
         not_after: float | None,
+        looked_up: bool = False,
     ) -> ExchangedToken:
         """A cached token for ``key``, or the result of ``exchange()`` shared by all waiters.
 
         ``not_after`` is the caller token's own expiry (epoch seconds): nothing is reused past
-        it, whatever the downstream token's lifetime. Raises the ``TokenExchangeError`` of
-        ``exchange()``, or of a remembered refusal (a new exception object each time).
+        it, whatever the downstream token's lifetime. ``looked_up``: the caller has just
+        called ``cached(key)``, so this second look is not counted as a lookup. Raises the
+        ``TokenExchangeError`` of ``exchange()``, or of a remembered refusal (a new exception
+        object each time).
         """
-        token = self.cached(key)
+        token = self._cached(key, count=not looked_up)
         if token is not None:
             return token
         return await self._exchanging.run(key, lambda: self._run(key, exchange, not_after))
@@ -116,17 +120,29 @@ class ExchangeCache:
         """The token cached for ``key`` and still valid, or None; no request, no suspension.
 
         Raises the ``TokenExchangeError`` of a remembered refusal (a new object each time).
+        Counted as one lookup of the ``memory`` tier (hit, miss, expired or refused).
         """
+        return self._cached(key, count=True)
+
+    def _cached(self, key: CacheKey, *, count: bool) -> ExchangedToken | None:
         entry = self._entries.get(key)
         if entry is None:
+            if count:
+                record_cache_lookup("memory", "miss")
             return None
         if self._clock() >= entry.valid_until:
             del self._entries[key]
+            if count:
+                record_cache_lookup("memory", "expired")
             return None
         self._entries.move_to_end(key)
         if entry.refusal is not None:
+            if count:
+                record_cache_lookup("memory", "refused")
             raise _again(entry.refusal)
         assert entry.token is not None
+        if count:
+            record_cache_lookup("memory", "hit")
         return entry.token
 
     async def _run(
@@ -137,11 +153,15 @@ class ExchangeCache:
     ) -> ExchangedToken:
         if self._shared is not None:
             shared = await self._shared.get(key)
-            if shared is not None:
+            if shared is None:
+                record_cache_lookup("shared", "miss")  # also: the store did not answer
+            else:
                 valid_until = self._valid_until(shared, not_after)
                 if valid_until is not None and valid_until > self._clock():
+                    record_cache_lookup("shared", "hit")
                     self._store(key, _Entry(valid_until, token=shared))
                     return shared
+                record_cache_lookup("shared", "expired")
         try:
             token = await exchange()
         except TokenExchangeError as exc:

@@ -48,13 +48,15 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._discovery import AuthorizationServerMetadata
+from ._metrics import record_bearer_refused, record_bearer_unchecked
 from ._origin import OriginGuard, OriginPolicy
 from ._scopes import ScopeHierarchy
+from ._tracing import ATTR_ERROR_CODE, ATTR_OUTCOME, SPAN_VERIFY, tracer
 from ._urls import path_of, resource_url, well_known_url
 from ._verifier import VerifiedToken
 from .errors import DiscoveryError, JWKSError, TokenError
 
-__all__ = ["KeycardAuth", "ProtectedResource", "TokenBackend"]
+__all__ = ["REFUSAL_STATE_KEY", "KeycardAuth", "ProtectedResource", "TokenBackend"]
 
 logger = logging.getLogger("keycard_serve.auth")
 
@@ -63,6 +65,8 @@ _WARM_UP_SECONDS = 5.0  # at most this long added to start-up when the zone does
 # What FastMCP imports on the first use of session state (FastMCP._state_store), ~0.2 s.
 _LAZY_FASTMCP_MODULES = ("key_value.aio.adapters.pydantic", "key_value.aio.stores.memory")
 _RETRY_AFTER = "5"  # seconds; what a 503 asks clients to wait before trying again
+# Where a refused bearer token's reason code is left for inner middleware (``scope["state"]``).
+REFUSAL_STATE_KEY = "keycard_serve.token_refused"
 
 
 class TokenBackend(Protocol):
@@ -236,17 +240,32 @@ class KeycardAuth(FastMCPAuthProvider):
 
     async def verify_token(self, token: str) -> AccessToken | None:
         """The token's grant, None for a refused token; ``TokenVerificationError`` if unchecked."""
+        access, _reason = await self._check_token(token)
+        return access
+
+    async def _check_token(self, token: str) -> tuple[AccessToken | None, str | None]:
+        """``(grant, None)``, or ``(None, reason code)`` for a refused token (``TokenError``
+        codes); ``TokenVerificationError`` when it could not be checked. In a span, counted."""
         binding = self._binding
         audiences = binding.resource.audiences(self._mcp_path)
-        try:
-            verified = await binding.backend.verify(token, audiences)
-        except TokenError as exc:
-            logger.info("bearer token rejected: %s", exc.code)
-            return None
-        except (DiscoveryError, JWKSError) as exc:
-            logger.error("cannot verify tokens now (%s): %s", exc.code, exc.message)
-            raise TokenVerificationError(f"token not checked: {exc.code}") from exc
-        return AccessToken(
+        with tracer.start_as_current_span(SPAN_VERIFY, record_exception=False) as span:
+            try:
+                verified = await binding.backend.verify(token, audiences)
+            except TokenError as exc:
+                logger.info("bearer token rejected: %s", exc.code)
+                record_bearer_refused(exc.code)
+                if span.is_recording():
+                    span.set_attributes({ATTR_OUTCOME: "refused", ATTR_ERROR_CODE: exc.code})
+                return None, exc.code
+            except (DiscoveryError, JWKSError) as exc:
+                logger.error("cannot verify tokens now (%s): %s", exc.code, exc.message)
+                record_bearer_unchecked(exc.code)
+                if span.is_recording():
+                    span.set_attributes({ATTR_OUTCOME: "unchecked", ATTR_ERROR_CODE: exc.code})
+                raise TokenVerificationError(f"token not checked: {exc.code}") from exc
+            if span.is_recording():
+                span.set_attribute(ATTR_OUTCOME, "ok")
+        access = AccessToken(
             token=token,
             client_id=verified.client_id or verified.subject,
             # Every check (FastMCP's, the scope guard's, the listing) sees implied scopes too.
@@ -256,6 +275,7 @@ class KeycardAuth(FastMCPAuthProvider):
             subject=verified.subject,
             claims=dict(verified.claims),
         )
+        return access, None
 
     def get_middleware(self) -> list:
         # The Origin rule first, on every route; then CORS, so browser preflights never meet
@@ -367,9 +387,12 @@ class _BearerAuthentication:
         access, unchecked = None, False
         if token is not None:
             try:
-                access = await self.auth.verify_token(token)
+                access, refused = await self.auth._check_token(token)
             except TokenVerificationError:
                 unchecked = True
+            else:
+                if refused is not None:
+                    scope.setdefault("state", {})[REFUSAL_STATE_KEY] = refused
         if access is None:
             scope["user"], scope["auth"] = UnauthenticatedUser(), AuthCredentials()
         else:

@@ -19,7 +19,9 @@ import jwt
 
 from ._algorithms import ALGORITHMS
 from ._http import HTTPFailure, request_json
+from ._metrics import record_jwks_fetch
 from ._singleflight import SingleFlight
+from ._tracing import ATTR_ERROR_CODE, ATTR_OUTCOME, ATTR_URL, SPAN_JWKS, tracer
 from .errors import JWKSError
 
 __all__ = ["RemoteJWKSet"]
@@ -166,6 +168,23 @@ class RemoteJWKSet:
             raise error
 
     async def _download(self) -> _KeySet:
+        """Fetch and parse the JWKS once, in a span; counted by result."""
+        with tracer.start_as_current_span(SPAN_JWKS, record_exception=False) as span:
+            try:
+                keys = await self._download_once()
+            except JWKSError as exc:
+                record_jwks_fetch(exc.code)
+                if span.is_recording():
+                    span.set_attributes(
+                        {ATTR_URL: self._url, ATTR_OUTCOME: exc.code, ATTR_ERROR_CODE: exc.code}
+                    )
+                raise
+            record_jwks_fetch("ok")
+            if span.is_recording():
+                span.set_attributes({ATTR_URL: self._url, ATTR_OUTCOME: "ok"})
+            return keys
+
+    async def _download_once(self) -> _KeySet:
         try:
             result = await request_json(
                 self._client_factory(),

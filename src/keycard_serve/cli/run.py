@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import sys
 from dataclasses import replace
@@ -62,6 +61,16 @@ LogLevelOpt = Annotated[
         help="Log level (default: from the config).",
     ),
 ]
+LOG_FORMATS = ("text", "json")
+LogFormatOpt = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option(
+        "--log-format",
+        parser=choice(LOG_FORMATS),
+        metavar="|".join(LOG_FORMATS),
+        help="text, or json: one JSON object per line (default: from the config, else text).",
+    ),
+]
 
 
 def run_command(
@@ -70,6 +79,7 @@ def run_command(
     port: PortOpt = None,
     log_level: LogLevelOpt = None,
     reload: ReloadOpt = False,
+    log_format: LogFormatOpt = None,
     workers: WorkersOpt = None,
 ) -> None:
     """Serve CONFIG over HTTP (streamable HTTP, or SSE if the file says so) until Ctrl-C.
@@ -87,7 +97,7 @@ def run_command(
     loaded = load_or_exit(config, imports=True)
     count = workers or loaded.config.server.workers
     if count == 1:
-        _serve(loaded, host, port, log_level, reload)
+        _serve(loaded, host, port, log_level, reload, log_format)
         return
     if reload:
         raise fail(
@@ -101,7 +111,7 @@ def run_command(
             "use --workers 1, or a zone url or id for several workers",
             code=2,
         )
-    _serve_workers(loaded, host, port, log_level, count)
+    _serve_workers(loaded, host, port, log_level, count, log_format)
 
 
 def dev_command(
@@ -116,6 +126,7 @@ def dev_command(
     port: PortOpt = None,
     log_level: LogLevelOpt = None,
     reload: ReloadOpt = False,
+    log_format: LogFormatOpt = None,
 ) -> None:
     """Serve CONFIG on an embedded development zone (loopback only, not for production).
 
@@ -143,21 +154,30 @@ def dev_command(
             f"instead of server.workers: {loaded.config.server.workers}",
             err=True,
         )
-    _serve(with_dev_zone, host, port, log_level, reload)
+    _serve(with_dev_zone, host, port, log_level, reload, log_format)
 
 
 def _serve_workers(
-    loaded: LoadedConfig, host: str | None, port: int | None, log_level: str | None, count: int
+    loaded: LoadedConfig,
+    host: str | None,
+    port: int | None,
+    log_level: str | None,
+    count: int,
+    log_format: str | None,
 ) -> None:
     from ..launcher.workers import WorkerSpec, run_workers
 
     server = loaded.config.server
+    level_name, format_name = _configure_logging(loaded, log_level, log_format)
+    metrics = loaded.config.observability.metrics
     spec = WorkerSpec(
         path=loaded.path,
         host=host or server.effective_host,
         port=port or server.effective_port,
-        log_level=_configure_logging(loaded, log_level),
+        log_level=level_name,
         workers=count,
+        log_format=format_name,
+        metrics=metrics.address if metrics is not None else None,
     )
     try:
         status = run_workers(spec)
@@ -167,13 +187,16 @@ def _serve_workers(
         raise typer.Exit(status)
 
 
-def _configure_logging(loaded: LoadedConfig, log_level: str | None) -> str:
-    """Set up logging at the requested level (else the config's); returns its name."""
+def _configure_logging(
+    loaded: LoadedConfig, log_level: str | None, log_format: str | None
+) -> tuple[str, str]:
+    """Set up logging at the requested level and format (else the config's); their names."""
+    from ..launcher.logs import configure_logging
+
     level_name = log_level or loaded.config.log_level
-    level = level_name.upper()
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLevelName(level)))
-    return level_name
+    format_name = log_format or loaded.config.log_format
+    configure_logging(level_name, format_name)  # type: ignore[arg-type]
+    return level_name, format_name
 
 
 def _serve(
@@ -182,13 +205,21 @@ def _serve(
     port: int | None,
     log_level: str | None,
     reload: bool,
+    log_format: str | None,
 ) -> None:
     from ..launcher.serve import serve  # FastMCP and uvicorn: only once there is a server
 
-    level_name = _configure_logging(loaded, log_level)
+    level_name, format_name = _configure_logging(loaded, log_level, log_format)
     try:
         restart = asyncio.run(
-            serve(loaded, host=host, port=port, log_level=level_name, reload=reload)
+            serve(
+                loaded,
+                host=host,
+                port=port,
+                log_level=level_name,
+                reload=reload,
+                log_format=format_name,  # type: ignore[arg-type]
+            )
         )
     except KeyboardInterrupt:
         return

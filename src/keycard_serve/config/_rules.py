@@ -35,6 +35,7 @@ def check_rules(config: ServeConfig, where: Locator) -> list[Finding]:
         *_secret_files(config, where),
         *_token_shapes(config, where),
         *_workload_identity(config, where),
+        *_metrics_port(config, where),
     ]
 
 
@@ -156,4 +157,19 @@ def _workload_identity(config: ServeConfig, where: Locator) -> Iterator[Finding]
             "the token in this file has expired; the platform must rotate it before the "
             "server exchanges tokens",
             "warning",
+        )
+
+
+def _metrics_port(config: ServeConfig, where: Locator) -> Iterator[Finding]:
+    metrics = config.observability.metrics
+    if metrics is None:
+        return
+    host, port = metrics.address
+    server = config.server
+    hosts = {host, server.effective_host}
+    wildcard = {"0.0.0.0", "::"}  # noqa: S104 - compared with, not bound
+    if port == server.effective_port and (len(hosts) == 1 or hosts & wildcard):
+        yield where.at(
+            ("observability", "metrics", "listen"),
+            f"port {port} is the MCP server's; metrics need a listener of their own",
         )

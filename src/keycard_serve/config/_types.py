@@ -51,7 +51,9 @@ __all__ = [
     "ClientSecretFileRef",
     "EncryptionKey",
     "EnvText",
+    "ListenAddress",
     "LoadContext",
+    "LogPath",
     "MCPPath",
     "ObjectRef",
     "Origin",
@@ -69,6 +71,7 @@ __all__ = [
     "ZoneURL",
     "check_tool_name",
     "parse_boolean",
+    "split_listen_address",
     "yaml_boolean",
 ]
 
@@ -270,6 +273,36 @@ def check_tool_name(name: str) -> str:
     return name
 
 
+def split_listen_address(value: str) -> tuple[str, int]:
+    """``(host, port)`` of ``host:port`` or ``[v6]:port``; ValueError otherwise."""
+    host, colon, port = value.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    elif ":" in host:
+        raise ValueError("write an IPv6 address in brackets: [::1]:9464")
+    if not colon or not host or not _DECIMAL.fullmatch(port) or int(port) > 65535:
+        raise ValueError("must be host:port, e.g. 127.0.0.1:9464 (port 0: any free port)")
+    return host, int(port)
+
+
+def _listen_address(value: str) -> str:
+    split_listen_address(value)
+    return value
+
+
+def _log_path(value: str, info: ValidationInfo) -> str:
+    if value == "-":
+        return value
+    context = _load_context(info)
+    base = context.base_dir if context is not None else Path(os.getcwd())
+    path = base / Path(value).expanduser()  # relative to the config file
+    if not path.parent.is_dir():
+        raise ValueError(f"the directory {path.parent} does not exist")
+    if path.is_dir():
+        raise ValueError(f"{path} is a directory; name a file")
+    return str(path)
+
+
 # For the JSON Schema only: what an editor should accept where a port goes.
 _PortNumber = Annotated[int, Field(ge=1, le=65535)]
 _WorkerCount = Annotated[int, Field(ge=1, le=256)]
@@ -339,3 +372,5 @@ MCPPath = Annotated[str, AfterValidator(_mcp_path), BeforeValidator(_literal)]
 ObjectRef = Annotated[str, AfterValidator(_object_ref), BeforeValidator(_literal)]
 Scope = Annotated[str, AfterValidator(_scope), BeforeValidator(_literal)]
 ToolName = Annotated[str, AfterValidator(check_tool_name), BeforeValidator(_literal)]
+ListenAddress = Annotated[str, _NonEmpty, AfterValidator(_listen_address), _EnvInput]
+LogPath = Annotated[str, _NonEmpty, AfterValidator(_log_path), _EnvInput]

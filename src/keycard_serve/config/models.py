@@ -37,6 +37,8 @@ from ._types import (
     ClientSecretFileRef,
     EncryptionKey,
     EnvText,
+    ListenAddress,
+    LogPath,
     MCPPath,
     ObjectRef,
     Origin,
@@ -52,20 +54,25 @@ from ._types import (
     Workers,
     ZoneId,
     ZoneURL,
+    split_listen_address,
     yaml_boolean,
 )
 
 __all__ = [
+    "AuditConfig",
     "CacheConfig",
     "ClientSecretCredentials",
     "Credentials",
     "DevZoneConfig",
     "ExchangeConfig",
     "GrantConfig",
+    "MetricsConfig",
+    "ObservabilityConfig",
     "PrivateKeyJWTCredentials",
     "ServeConfig",
     "ServerConfig",
     "ToolConfig",
+    "TracingConfig",
     "WorkloadIdentityCredentials",
     "ZoneConfig",
 ]
@@ -386,6 +393,43 @@ class CacheConfig(_Model):
         return tuple(parse_encryption_key(line) for line in lines if line.strip())
 
 
+class MetricsConfig(_Model):
+    """Prometheus metrics on a listener of their own, never on the MCP port."""
+
+    listen: ListenAddress
+    """host:port of the metrics listener, e.g. 127.0.0.1:9464 (served at /metrics)."""
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """``(host, port)`` to bind."""
+        return split_listen_address(self.listen)
+
+
+class AuditConfig(_Model):
+    """An audit trail: one JSON line per tool call and per refused token or scope."""
+
+    path: LogPath
+    """File to append to (relative to this config file), or - for standard error."""
+
+
+class TracingConfig(_Model):
+    """Export OpenTelemetry spans (needs opentelemetry-sdk; configured by OTEL_* variables)."""
+
+    exporter: Literal["otlp", "console"] = "otlp"
+    """otlp (HTTP/protobuf to OTEL_EXPORTER_OTLP_ENDPOINT) or console (standard output)."""
+
+
+class ObservabilityConfig(_Model):
+    """Metrics, spans and the audit log; each off unless given."""
+
+    metrics: MetricsConfig | None = None
+    """Serve Prometheus metrics: {listen: 127.0.0.1:9464}."""
+    audit: AuditConfig | None = None
+    """Write the audit log: {path: /var/log/keycard-serve/audit.jsonl} or {path: "-"}."""
+    tracing: TracingConfig | None = None
+    """Export spans: {exporter: otlp}."""
+
+
 class ServeConfig(_Model):
     """A keycard-serve configuration file."""
 
@@ -405,3 +449,7 @@ class ServeConfig(_Model):
     """Tools to serve, or with app: grants and scopes for the app's tools."""
     log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
     """Log level of keycard-serve."""
+    log_format: Literal["text", "json"] = "text"
+    """text, or json: one JSON object per log line."""
+    observability: ObservabilityConfig = ObservabilityConfig()
+    """Prometheus metrics, OpenTelemetry spans and the audit log (all off by default)."""

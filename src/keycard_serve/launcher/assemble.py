@@ -14,6 +14,7 @@ from fastmcp import FastMCP
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
+from .. import _metrics
 from .._fastmcp_auth import KeycardAuth
 from ..config import LoadedConfig
 from ..config._provider import build_provider
@@ -22,6 +23,7 @@ from ..devzone import DevZone
 from ._endpoint_alias import EndpointAlias
 from .dev import dev_zone_for
 from .health import health_endpoint, ready_endpoint
+from .observe import Observability, RequestObserver
 from .reload import Reloader
 from .runtime import Runtime, Snapshot
 from .scope_guard import ToolScopeGuard, ToolScopeMiddleware
@@ -39,6 +41,7 @@ class Served:
     runtime: Runtime
     reloader: Reloader
     dev_zone: DevZone | None
+    observability: Observability
 
     @property
     def mcp_url(self) -> str:
@@ -63,6 +66,8 @@ async def served_app(
         if loaded.config.zone.dev is not None:
             dev_zone = await stack.enter_async_context(dev_zone_for(loaded).serve())
             zone_url, credential = dev_zone.issuer, ClientSecret(dev_zone.server_client)
+        observability = Observability(loaded.config.observability)
+        stack.callback(observability.close)
         provider = build_provider(loaded, zone_url=zone_url, credential=credential)
         stack.push_async_callback(provider.aclose)
         runtime = Runtime(Snapshot.of(loaded, provider))
@@ -75,8 +80,10 @@ async def served_app(
             ToolScopeMiddleware(
                 lambda name: runtime.current.scopes(name),
                 lambda: runtime.current.loaded.config.server.list_tools == "permitted",
+                observability.scope_refused,
             )
         )
+        mcp.add_middleware(observability.tool_observer())
         registry = ToolRegistry(mcp, runtime)
         if loaded.app is not None:
             await registry.adopt()
@@ -95,26 +102,31 @@ async def served_app(
         mcp.custom_route("/readyz", methods=["GET"])(
             ready_endpoint(lambda: runtime.current.provider.ready())
         )
+        _metrics.record_config_loaded(reloader.status.loaded_at)
         server = loaded.config.server
         app = mcp.http_app(
             path=server.path,
             transport="sse" if server.transport == "sse" else "http",
             stateless_http=server.stateless,
-            middleware=_http_middleware(runtime, auth),
+            middleware=_http_middleware(runtime, auth, observability),
         )
-        yield Served(app, runtime, reloader, dev_zone)
+        yield Served(app, runtime, reloader, dev_zone, observability)
 
 
-def _http_middleware(runtime: Runtime, auth: KeycardAuth) -> list[Middleware]:
-    """The endpoint's slash variant without a redirect, then per-tool inbound scopes as HTTP
-    403 ``insufficient_scope`` (RFC 6750 section 3.1)."""
+def _http_middleware(
+    runtime: Runtime, auth: KeycardAuth, observability: Observability
+) -> list[Middleware]:
+    """The endpoint's slash variant without a redirect, request ids and the 401 audit, then
+    per-tool inbound scopes as HTTP 403 ``insufficient_scope`` (RFC 6750 section 3.1)."""
     return [
         Middleware(EndpointAlias, path=runtime.current.loaded.config.server.path),
+        Middleware(RequestObserver, audit=observability.audit),
         Middleware(
             ToolScopeGuard,
             path=runtime.current.loaded.config.server.path,
             required_scopes=lambda name: runtime.current.scopes(name),
             challenge=auth.insufficient_scope_challenge,
             active=lambda: runtime.current.scoped,
+            on_refused=observability.scope_refused,
         ),
     ]

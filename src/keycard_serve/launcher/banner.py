@@ -9,12 +9,16 @@ from .assemble import Served
 __all__ = ["render_banner"]
 
 
-def render_banner(served: Served, listening: str, *, workers: int = 1) -> str:
+def render_banner(
+    served: Served, listening: str, *, workers: int = 1, metrics_url: str | None = None
+) -> str:
     """What is served, where (``listening`` is the bound address), by how many ``workers``
     (processes sharing the socket; a line of its own when more than one), with which grants.
 
-    Lines of text without a final newline; never a secret. With a development zone it adds
-    the ``keycard-serve token`` command and, for streamable HTTP, a ``curl`` call to try.
+    ``metrics_url`` is the Prometheus endpoint, when one is served; the audit log's path is
+    shown when there is one. Lines of text without a final newline; never a secret. With a
+    development zone it adds the ``keycard-serve token`` command and, for streamable HTTP, a
+    ``curl`` call to try.
     """
     snapshot = served.runtime.current
     config = snapshot.loaded.config
@@ -26,8 +30,13 @@ def render_banner(served: Served, listening: str, *, workers: int = 1) -> str:
         *([f"  workers        {workers} processes sharing the socket"] if workers > 1 else []),
         f"  zone           {zone}"
         + ("  (development zone - not for production)" if served.dev_zone else ""),
-        "  tools:",
     ]
+    if metrics_url is not None:
+        lines.append(f"  metrics        {metrics_url}")
+    audit = config.observability.audit
+    if audit is not None:
+        lines.append(f"  audit log      {'standard error' if audit.path == '-' else audit.path}")
+    lines.append("  tools:")
     for tool in snapshot.tools.values():
         scopes = f"  [needs scope {' '.join(tool.scopes)}]" if tool.scopes else ""
         lines.append(f"    {tool.name}{scopes}")

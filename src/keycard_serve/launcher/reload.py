@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from .. import _metrics
 from .._fastmcp_auth import KeycardAuth
 from ..config import ConfigError, LoadedConfig, import_tools, load_config
 from ..config._provider import advertised_scopes
@@ -107,6 +108,7 @@ class Reloader:
         if self._request_restart is None:
             return self._failed(f"{why}: restart keycard-serve to apply it", why)
         logger.warning("%s: a clean re-import is impossible, restarting the process", why)
+        _metrics.record_config_reload("restart", in_sync=False)
         self._request_restart(why)
         return f"{why}: restarting"
 
@@ -122,6 +124,7 @@ class Reloader:
             logger.error("config not reloaded; still serving the last good one:\n%s", message)
         self.status.last_error = public
         self.status.last_error_at = time.time()
+        _metrics.record_config_reload("failed", in_sync=False)
         return "reload failed; the last good config keeps serving"
 
     async def _apply(self, loaded: LoadedConfig, *, reimported: bool) -> str:
@@ -131,6 +134,7 @@ class Reloader:
         unchanged = same_bytes and loaded.config == current.loaded.config
         if unchanged and not reimported:
             self.status.last_error = self.status.last_error_at = None
+            _metrics.record_config_reload("unchanged", in_sync=True)
             return "config unchanged"
         old, new = current.loaded.config, loaded.config
         notes = []
@@ -141,6 +145,9 @@ class Reloader:
         ]
         # The development zone runs inside this process: starting or stopping it is a restart.
         dev_toggled = old.zone.dev != new.zone.dev
+        # Listeners, the audit file and the span exporter are set up once, at start.
+        if old.observability != new.observability:
+            restart.append("observability")
         if restart or dev_toggled:
             what = ", ".join(restart + (["zone.dev"] if dev_toggled else []))
             notes.append(f"{what} changed: restart keycard-serve to apply it")
@@ -171,12 +178,16 @@ class Reloader:
         self.status.loaded_at = time.time()
         self.status.reloads += 1
         self.status.last_error = self.status.last_error_at = None
+        in_sync = not (restart or dev_toggled)
+        _metrics.record_config_reload("ok", in_sync=in_sync)
+        if in_sync:
+            _metrics.record_config_loaded(self.status.loaded_at)
         return "reloaded " + str(self.path) + ("; " + "; ".join(notes) if notes else "")
 
 
 def _keep(loaded: LoadedConfig, previous: LoadedConfig, *, zone: bool) -> LoadedConfig:
     """``loaded`` with the server section (and, if ``zone``, the zone) actually serving."""
-    update = {"server": previous.config.server}
+    update = {"server": previous.config.server, "observability": previous.config.observability}
     if zone:
         update.update(zone=previous.config.zone, credentials=previous.config.credentials)
     return replace(loaded, config=loaded.config.model_copy(update=update))

@@ -26,7 +26,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .._urls import endpoint_path
 
-__all__ = ["ToolScopeGuard", "ToolScopeMiddleware"]
+__all__ = ["OnRefused", "ToolScopeGuard", "ToolScopeMiddleware"]
+
+# Told of each refusal: the tool, the scopes it needs, the ASGI scope (None inside FastMCP).
+OnRefused = Callable[[str, Sequence[str], Scope | None], None]
 
 _MAX_PEEK = 4 * 1024 * 1024  # the MCP SDK refuses larger messages anyway
 
@@ -38,7 +41,7 @@ class ToolScopeGuard:
     maps a tool name to the scopes it needs; ``challenge`` builds the 403's
     ``WWW-Authenticate`` from the missing scopes (``KeycardAuth.insufficient_scope_challenge``).
     ``active()`` says whether any tool has scopes now; while it is false requests pass
-    unread (the body is neither buffered nor parsed).
+    unread (the body is neither buffered nor parsed). ``on_refused`` is told of each refusal.
     """
 
     def __init__(
@@ -49,9 +52,11 @@ class ToolScopeGuard:
         required_scopes: Callable[[str], Sequence[str]],
         challenge: Callable[[Sequence[str]], str],
         active: Callable[[], bool] = lambda: True,
+        on_refused: OnRefused | None = None,
     ) -> None:
         self.app = app
         self.active = active
+        self.on_refused = on_refused
         # "/", "/mcp/", "mcp": compared in the one canonical spelling, request path included.
         self.path = endpoint_path(path)
         self.required_scopes = required_scopes
@@ -73,10 +78,16 @@ class ToolScopeGuard:
             too_large = {"error": "invalid_request", "error_description": "body too large"}
             await _respond(send, 413, too_large)
             return
-        missing = self._missing(body, set(user.scopes))
+        granted = set(user.scopes)
+        missing = self._missing(body, granted)
         if missing is None:
             await self.app(scope, _replay(messages, receive), send)
             return
+        if self.on_refused is not None:
+            refused = [
+                n for n in _called_tools(body) if not set(self.required_scopes(n)) <= granted
+            ]
+            self.on_refused(refused[0], missing, scope)
         description = "This tool needs scope: " + " ".join(missing)
         await _respond(
             send,
@@ -159,9 +170,11 @@ class ToolScopeMiddleware(Middleware):
         self,
         required_scopes: Callable[[str], Sequence[str]],
         list_permitted: Callable[[], bool] = lambda: False,
+        on_refused: OnRefused | None = None,
     ) -> None:
         self.required_scopes = required_scopes
         self.list_permitted = list_permitted
+        self.on_refused = on_refused
 
     async def __call__(self, context: MiddlewareContext, call_next):
         # Overridden whole (FastMCP's documented signature) so other messages cost one call:
@@ -183,6 +196,8 @@ class ToolScopeMiddleware(Middleware):
     async def on_call_tool(self, context: MiddlewareContext, call_next):
         needed = list(self.required_scopes(context.message.name))
         if needed and not set(needed) <= _granted():
+            if self.on_refused is not None:
+                self.on_refused(context.message.name, needed, None)
             raise ToolError(
                 f"insufficient_scope: tool {context.message.name!r} needs scope " + " ".join(needed)
             )

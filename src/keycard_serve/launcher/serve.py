@@ -18,12 +18,14 @@ from typing import TextIO
 
 import uvicorn
 
+from .. import _metrics, _tracing
 from .._sockets import listen
 from .._urls import is_loopback_host
 from ..config import LoadedConfig
 from ..errors import ConfigurationError
 from .assemble import served_app
 from .banner import render_banner
+from .logs import LogFormat
 from .watch import tool_directories, watch
 
 __all__ = ["serve"]
@@ -40,6 +42,8 @@ async def serve(
     sock: socket.socket | None = None,
     workers: int = 1,
     started: Callable[[], None] | None = None,
+    log_format: LogFormat = "text",
+    metrics_url: str | None = None,
 ) -> bool:
     """Serve ``loaded`` (tools imported) until interrupted; print the banner to ``out``.
 
@@ -48,8 +52,14 @@ async def serve(
     ``out=None`` prints no banner; ``workers`` is the number of processes on the socket, for
     the banner; ``started()`` is called once the app is built. Returns True when the server
     stopped to be started again in a new process (an adopted app's module changed), False when
-    it was simply stopped. Raises ``ConfigurationError`` for a dev zone on a non-loopback host
-    and ``OSError`` when the address cannot be bound.
+    it was simply stopped. ``log_format`` ``json`` leaves uvicorn's logs to the root logger's
+    handler (set up by the caller).
+
+    The ``observability`` section: the span exporter runs for as long as the server does,
+    SIGHUP also reopens the audit log, and the metrics listener is started here unless
+    ``metrics_url`` says where a supervisor already serves the workers' sum (then only the
+    banner shows it). Raises ``ConfigurationError`` for a dev zone on a non-loopback host or a
+    missing tracing SDK, and ``OSError`` when an address cannot be bound.
     """
     server = loaded.config.server
     host, port = host or server.effective_host, port or server.effective_port
@@ -58,18 +68,38 @@ async def serve(
             f"the development zone is loopback only: refusing to listen on {host} "
             "(server.host, server.base_url or --host)"
         )
+    observability = loaded.config.observability
+    tracing = (
+        _tracing.configure_sdk(observability.tracing.exporter)
+        if observability.tracing is not None
+        else _tracing.TracingSetup(None)
+    )
     sock = sock or listen(host, port)
     restart = asyncio.Event()
-    async with served_app(loaded, request_restart=lambda _why: restart.set()) as served:
+    async with contextlib.AsyncExitStack() as stack:
+        stack.callback(tracing.shutdown)
+        served = await stack.enter_async_context(
+            served_app(loaded, request_restart=lambda _why: restart.set())
+        )
+        if observability.metrics is not None and metrics_url is None:
+            listener = _metrics.start_listener(
+                *observability.metrics.address, served.observability.registry
+            )
+            stack.callback(listener.close)
+            metrics_url = listener.url
         uvicorn_server = uvicorn.Server(
             uvicorn.Config(
                 served.app,
                 log_level=log_level or loaded.config.log_level,
                 timeout_graceful_shutdown=5,
+                # json: no handlers of uvicorn's own, its records reach the root logger's.
+                **({"log_config": None} if log_format == "json" else {}),
             )
         )
         if out is not None:
-            banner = render_banner(served, f"http://{host}:{port}", workers=workers)
+            banner = render_banner(
+                served, f"http://{host}:{port}", workers=workers, metrics_url=metrics_url
+            )
             print(banner, file=out, flush=True)
         if started is not None:
             started()
@@ -78,6 +108,8 @@ async def serve(
         tasks: set[asyncio.Task] = set()
 
         def hangup() -> None:
+            if served.observability.audit is not None:
+                served.observability.audit.reopen()  # logrotate's postrotate sends SIGHUP
             task = loop.create_task(served.reloader.reload())
             tasks.add(task)
             task.add_done_callback(tasks.discard)

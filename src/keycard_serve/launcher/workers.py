@@ -16,6 +16,12 @@ Signals to the supervisor:
 - SIGHUP: passed to every worker, each of which reloads the file as a single process does
   (``reload.Reloader``): each validates it in full, so a bad file changes nothing anywhere.
 
+Metrics (``observability.metrics``): the supervisor points ``PROMETHEUS_MULTIPROC_DIR`` at a
+fresh directory (unless it is set already) before the first worker starts, serves the sum over
+the workers on the metrics listener itself, and forgets the live gauges of a worker that
+exits; worker 1's banner shows the listener's URL. Each worker appends its own audit lines to
+the same file and reopens it on SIGHUP.
+
 Each worker says on a pipe when its app is built; once all have, the supervisor logs
 ``N workers serving``. A worker that exits on its own after starting is replaced. If a first
 worker exits before it started (the file does not load, the app cannot be built), all stop,
@@ -30,20 +36,24 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection, wait
 from multiprocessing.context import SpawnContext
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 from types import FrameType
 
+from .. import _metrics
 from .._sockets import listen
 from ..config import ConfigError, import_tools, load_config
 from ..errors import KeycardServeError
+from .logs import configure_logging
 from .serve import serve
 
 __all__ = ["WorkerSpec", "run_workers"]
@@ -67,6 +77,9 @@ class WorkerSpec:
     port: int
     log_level: str
     workers: int
+    log_format: str = "text"
+    metrics: tuple[str, int] | None = None  # the metrics listener's (host, port), if any
+    metrics_url: str | None = None  # set by the supervisor once it serves it
 
 
 def run_workers(spec: WorkerSpec) -> int:
@@ -77,6 +90,28 @@ def run_workers(spec: WorkerSpec) -> int:
     Raises ``OSError`` when the address cannot be bound. Call from the main thread.
     """
     sock = listen(spec.host, spec.port)
+    with contextlib.ExitStack() as cleanup:
+        cleanup.callback(sock.close)
+        if spec.metrics is not None:
+            spec = replace(spec, metrics_url=_serve_metrics(spec.metrics, cleanup))
+        return _supervise(spec, sock)
+
+
+def _serve_metrics(address: tuple[str, int], cleanup: contextlib.ExitStack) -> str:
+    """Start the listener serving every worker's metrics; its URL. Workers started after this
+    write their values in ``PROMETHEUS_MULTIPROC_DIR`` (a new directory unless set)."""
+    if not os.environ.get(_metrics.MULTIPROC_ENV):
+        folder = tempfile.mkdtemp(prefix="keycard-serve-metrics-")
+        cleanup.callback(shutil.rmtree, folder, ignore_errors=True)
+        os.environ[_metrics.MULTIPROC_ENV] = folder
+        cleanup.callback(os.environ.pop, _metrics.MULTIPROC_ENV, None)
+    listener = _metrics.start_listener(*address, None)
+    cleanup.callback(listener.close)
+    return listener.url
+
+
+def _supervise(spec: WorkerSpec, sock: socket.socket) -> int:
+    """Run the workers on ``sock`` until SIGINT or SIGTERM; the exit status."""
     wake_read, wake_write = socket.socketpair()
     wake_read.setblocking(False)
     wake_write.setblocking(False)
@@ -103,7 +138,6 @@ def run_workers(spec: WorkerSpec) -> int:
             signal.signal(signum, handler)
         wake_read.close()
         wake_write.close()
-        sock.close()
     return supervisor.status or 0
 
 
@@ -174,6 +208,7 @@ class _Supervisor:
         if not worker.pipe.closed:
             worker.pipe.close()
         del self._workers[index]
+        _metrics.mark_process_dead(worker.process.pid or 0)  # its live gauges no longer count
         where = (index + 1, worker.process.pid, worker.process.exitcode)
         if worker.started:
             logger.warning("worker %d (pid %s) exited with status %s; starting another", *where)
@@ -259,12 +294,10 @@ def _worker(spec: WorkerSpec, index: int, sock: socket.socket, started: Connecti
         signal.signal(_HANGUP, signal.SIG_IGN)
     # uvicorn stops gracefully on SIGTERM, then raises it again; end quietly then.
     signal.signal(signal.SIGTERM, _exit_quietly)
-    logging.basicConfig(
-        level=spec.log_level.upper(),
-        format=f"%(levelname)s [worker {index + 1} pid {os.getpid()}] %(name)s: %(message)s",
-    )
-    logging.getLogger("httpx").setLevel(
-        max(logging.WARNING, logging.getLevelName(spec.log_level.upper()))
+    configure_logging(
+        spec.log_level,
+        spec.log_format,  # type: ignore[arg-type]
+        text_format=f"%(levelname)s [worker {index + 1} pid {os.getpid()}] %(name)s: %(message)s",
     )
     try:
         loaded = import_tools(load_config(spec.path))
@@ -278,6 +311,8 @@ def _worker(spec: WorkerSpec, index: int, sock: socket.socket, started: Connecti
                 sock=sock,
                 workers=spec.workers,
                 started=lambda: started.send(os.getpid()),
+                log_format=spec.log_format,  # type: ignore[arg-type]
+                metrics_url=spec.metrics_url,
             )
         )
     except (KeyboardInterrupt, SystemExit):
