@@ -4,7 +4,8 @@
 (``time``, epoch seconds, becomes RFC 3339 UTC with milliseconds), appends it and flushes. A
 write that fails (disk full, file removed, permissions) never reaches the caller: the line is
 dropped, the failure logged once until a write succeeds again. ``reopen()`` (SIGHUP) and a
-rename of the file (logrotate's default ``create`` mode, noticed within a second) make the
+rename of the file (logrotate's default ``create`` mode, noticed within ``check_every``
+seconds, 1 by default) make the
 writer open the path anew. ``path`` ``-`` writes to standard error.
 """
 
@@ -27,7 +28,6 @@ __all__ = ["AuditLog", "rfc3339"]
 logger = logging.getLogger("keycard_serve.audit")
 
 _QUEUE_LIMIT = 10_000  # lines waiting; beyond it lines are dropped (and that is logged once)
-_STAT_EVERY = 1.0  # seconds between checks that the path still names the open file
 _STOP = object()
 _REOPEN = object()
 
@@ -41,8 +41,10 @@ def rfc3339(epoch: float) -> str:
 class AuditLog:
     """Appends JSON lines to ``path`` (``-``: standard error) from a background thread."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, check_every: float = 1.0) -> None:
+        """``check_every``: seconds between checks that ``path`` still names the open file."""
         self.path = str(path)
+        self._check_every = check_every
         self._queue: queue.Queue[Any] = queue.Queue(_QUEUE_LIMIT)
         self._file: TextIO | None = None
         self._inode: tuple[int, int] | None = None
@@ -111,7 +113,7 @@ class AuditLog:
         if self.path == "-":
             return sys.stderr
         now = time.monotonic()
-        if self._file is not None and now - self._checked_at >= _STAT_EVERY:
+        if self._file is not None and now - self._checked_at >= self._check_every:
             self._checked_at = now
             try:
                 stat = os.stat(self.path)
