@@ -12,6 +12,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, Sampler, SamplingResult
 
 from keycard_serve.config import import_tools, load_config
 from keycard_serve.launcher.assemble import served_app
@@ -38,17 +39,41 @@ tools:
 """
 
 
-@pytest.fixture(scope="module")
+class _Switch(Sampler):
+    """Samples everything while ``on``; off, spans are non-recording (as without an SDK)."""
+
+    on = False
+
+    def should_sample(self, parent_context, trace_id, name, *args, **kwargs) -> SamplingResult:
+        sampler = ALWAYS_ON if self.on else ALWAYS_OFF
+        return sampler.should_sample(parent_context, trace_id, name, *args, **kwargs)
+
+    def get_description(self) -> str:
+        return "test switch"
+
+
+_SWITCH = _Switch()
+_EXPORTER = InMemorySpanExporter()
+
+
+@pytest.fixture
 def exporter():
+    """The in-memory exporter, recording for the length of one test only.
+
+    The global tracer provider cannot be removed once set, so the SDK provider installed here
+    stays for the rest of the session, sampling nothing: later tests see no-op spans again.
+    """
     provider = trace.get_tracer_provider()
     if not isinstance(provider, TracerProvider):
-        provider = TracerProvider()
+        provider = TracerProvider(sampler=_SWITCH)
+        provider.add_span_processor(SimpleSpanProcessor(_EXPORTER))
         trace.set_tracer_provider(provider)
-    exporter = InMemorySpanExporter()
-    processor = SimpleSpanProcessor(exporter)
-    provider.add_span_processor(processor)
-    yield exporter
-    processor.shutdown()  # later spans are not kept
+    assert provider.sampler is _SWITCH, "another test installed a tracer provider"
+    _EXPORTER.clear()
+    _SWITCH.on = True
+    yield _EXPORTER
+    _SWITCH.on = False
+    _EXPORTER.clear()
 
 
 @pytest.fixture
@@ -62,7 +87,6 @@ async def spans(authserver, exporter, tmp_path, monkeypatch):
     client_id, secret = authserver.clients["mcp-server"]
     loaded = import_tools(load_config(path, environ={"ID": client_id, "SECRET": secret}))
     token = authserver.user_token("alice", base_url + "mcp")
-    exporter.clear()
     async with served_app(loaded) as served:
         with serve_asgi(served.app, sock=sock):
             async with Client(base_url + "mcp", auth=token) as client:
