@@ -26,6 +26,7 @@ from fastmcp.server.auth import AccessToken
 from fastmcp.server.dependencies import get_access_token, get_http_request
 from fastmcp.server.middleware import Middleware as FastMCPMiddleware
 from fastmcp.server.middleware import MiddlewareContext
+from mcp_types import CallToolRequestParams
 from prometheus_client import CollectorRegistry
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -145,6 +146,13 @@ class ToolCallObserver(FastMCPMiddleware):
 
     def __init__(self, audit: AuditLog | None) -> None:
         self.audit = audit
+
+    async def __call__(self, context: MiddlewareContext, call_next):
+        # Overridden whole, as ToolScopeMiddleware is: one call per message, and only the
+        # typed tools/call pass is a tool call.
+        if context.method == "tools/call" and isinstance(context.message, CallToolRequestParams):
+            return await self.on_call_tool(context, call_next)
+        return await call_next(context)
 
     async def on_call_tool(self, context: MiddlewareContext, call_next):
         started = time.perf_counter()
