@@ -7,6 +7,7 @@ failed and a good reload); each test checks one output against that script, exac
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import hashlib
 import json
@@ -216,7 +217,6 @@ def observed(authserver, tmp_path_factory) -> Observed:
 
 def _script(server, tokens: dict[str, str]) -> None:
     """The calls every test below counts."""
-    import asyncio
 
     async def calls() -> None:
         async with Client(server.mcp_url, auth=tokens["alice"]) as client:
@@ -382,3 +382,60 @@ def test_json_logs_are_one_object_per_line_with_the_audit_field_names(observed):
     loggers = {record["logger"] for record in records}
     assert "uvicorn.error" in loggers  # uvicorn's own lines are JSON too
     assert any("config not reloaded" in record["message"] for record in records)
+
+
+def test_with_workers_the_supervisor_serves_the_sum_of_their_metrics(authserver, tmp_path):
+    base_url = f"http://127.0.0.1:{free_port()}/"
+    config = tmp_path / "keycard-serve.yaml"
+    config.write_text(
+        CONFIG.format(
+            base_url=base_url,
+            issuer=authserver.issuer,
+            weather=WEATHER,
+            mail=MAIL,
+            denied=DENIED,
+            extra="",
+        )
+        .replace("  tracing: {exporter: otlp}\n", "")
+        .replace("  base_url: ", "  stateless: true\n  base_url: ")
+    )
+    client_id, secret = authserver.clients["mcp-server"]
+    env = {"TEST_CLIENT_ID": client_id, "TEST_CLIENT_SECRET": secret}
+    args = [str(config), "--workers", "2"]
+    with launch(args, base_url=base_url, env=env, log_path=tmp_path / "log.txt") as server:
+        metrics_url = poll(
+            lambda: re.search(r"metrics +(http://\S+/metrics)", server.log()),
+            "the banner's metrics URL",
+        ).group(1)
+        token = authserver.user_token("alice", server.mcp_url)
+        calls = 8
+
+        async def call() -> None:
+            for _ in range(calls):  # a new client each time: the kernel picks a worker
+                async with Client(server.mcp_url, auth=token) as client:
+                    assert (await client.call_tool("whoami", {})).data["status"] == "success"
+
+        asyncio.run(call())
+        metrics = scrape(metrics_url)
+        audit = poll(
+            lambda: (
+                (tmp_path / "audit.jsonl").exists()
+                and len((tmp_path / "audit.jsonl").read_text().splitlines()) == calls
+                and (tmp_path / "audit.jsonl").read_text()
+            ),
+            "one audit line per call",
+        )
+    assert sample(metrics, "keycard_serve_tool_calls_total", tool="whoami", outcome="ok") == calls
+    hits = sample(metrics, "keycard_serve_token_cache_lookups_total", tier="memory", result="hit")
+    misses = sample(
+        metrics, "keycard_serve_token_cache_lookups_total", tier="memory", result="miss"
+    )
+    assert hits + misses == 2 * calls  # two grants per call, whichever worker served it
+    exchanges = sample(
+        metrics, "keycard_serve_token_exchanges_total", resource=WEATHER, outcome="ok"
+    )
+    assert exchanges == misses / 2 and 1 <= exchanges <= 2  # one per worker that served
+    assert sample(metrics, "keycard_serve_config_in_sync") == 1
+    events = [json.loads(line) for line in audit.splitlines()]
+    assert [event["tool"] for event in events] == ["whoami"] * calls
+    assert len({event["request_id"] for event in events}) == calls
