@@ -33,7 +33,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    start_http_server,
+)
 from prometheus_client import multiprocess as _multiprocess
 
 __all__ = [
@@ -232,6 +239,7 @@ def enable() -> CollectorRegistry:
     Calling it again starts over (a test, a new server in the same process).
     """
     global _active
+    disable_created_metrics()  # no *_created series: a timestamp per child is noise here
     registry = CollectorRegistry(auto_describe=True)
     _active = _Instruments(registry)
     return registry
