@@ -53,7 +53,7 @@ from ._origin import OriginGuard, OriginPolicy
 from ._scopes import ScopeHierarchy
 from ._tracing import ATTR_ERROR_CODE, ATTR_OUTCOME, SPAN_VERIFY, tracer
 from ._urls import path_of, resource_url, well_known_url
-from ._verifier import VerifiedToken
+from ._verifier import VerifiedToken, audience_matches
 from .errors import DiscoveryError, JWKSError, TokenError
 
 __all__ = ["REFUSAL_STATE_KEY", "KeycardAuth", "ProtectedResource", "TokenBackend"]
@@ -167,6 +167,7 @@ class KeycardAuth(FastMCPAuthProvider):
         super().__init__(base_url=resource.base_url)
         self._binding = _Binding(backend, resource)
         self.required_scopes = _RequiredScopes(self)  # type: ignore[assignment]
+        self._outage = False  # the last token could not be checked (logged once per outage)
 
     @property
     def backend(self) -> TokenBackend:
@@ -258,20 +259,26 @@ class KeycardAuth(FastMCPAuthProvider):
                     span.set_attributes({ATTR_OUTCOME: "refused", ATTR_ERROR_CODE: exc.code})
                 return None, exc.code
             except (DiscoveryError, JWKSError) as exc:
-                logger.error("cannot verify tokens now (%s): %s", exc.code, exc.message)
+                # Logged at error level once per outage, not on every request during it.
+                log = logger.debug if self._outage else logger.error
+                self._outage = True
+                log("cannot verify tokens now (%s): %s", exc.code, exc.message)
                 record_bearer_unchecked(exc.code)
                 if span.is_recording():
                     span.set_attributes({ATTR_OUTCOME: "unchecked", ATTR_ERROR_CODE: exc.code})
                 raise TokenVerificationError(f"token not checked: {exc.code}") from exc
             if span.is_recording():
                 span.set_attribute(ATTR_OUTCOME, "ok")
+        if self._outage:
+            self._outage = False
+            logger.warning("tokens can be verified again: the zone answers")
         access = AccessToken(
             token=token,
             client_id=verified.client_id or verified.subject,
             # Every check (FastMCP's, the scope guard's, the listing) sees implied scopes too.
             scopes=list(binding.resource.scope_hierarchy.expand(verified.scopes)),
             expires_at=verified.expires_at,
-            resource=next((a for a in audiences if a in verified.audience), None),
+            resource=next((a for a in audiences if audience_matches(verified.audience, [a])), None),
             subject=verified.subject,
             claims=dict(verified.claims),
         )
@@ -287,7 +294,13 @@ class KeycardAuth(FastMCPAuthProvider):
             allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
             # Any request header: MCP keeps adding them (Mcp-Method, Mcp-Name, Mcp-Param-*).
             allow_headers=["*"],
-            expose_headers=["WWW-Authenticate", "Mcp-Session-Id", "Mcp-Protocol-Version"],
+            # Retry-After: what a browser client needs to back off after a 503.
+            expose_headers=[
+                "WWW-Authenticate",
+                "Mcp-Session-Id",
+                "Mcp-Protocol-Version",
+                "Retry-After",
+            ],
         )
         return [
             Middleware(OriginGuard, policy=lambda: self.resource.origin_policy),

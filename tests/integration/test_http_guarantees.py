@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -322,6 +323,30 @@ def test_a_broken_zone_gives_503_and_recovers(healthy: FakeZone, metadata, jwks)
         assert answer.status_code == 200
         # Checked and bad is still 401.
         assert s.post(good[:-4] + "AAAA").status_code == 401
+
+
+def test_an_outage_is_logged_once_and_its_503_exposes_retry_after(healthy: FakeZone, caplog):
+    """Finding 7: a browser client can read Retry-After; one error line per outage, and one
+    line when it ends, not one per request."""
+    healthy.metadata_handler = _status_500
+    caplog.set_level(logging.DEBUG, logger="keycard_serve.auth")
+    with serve(healthy.issuer, "http://127.0.0.1:{port}/", "/mcp", endpoint="") as s:
+        good = token(healthy.issuer, s.local + "/mcp")
+        origin = {**ACCEPT, "Authorization": f"Bearer {good}", "Origin": s.local}
+        for _ in range(3):
+            answer = httpx.post(s.local + "/mcp", headers=origin, json=PING, timeout=30)
+            assert_unavailable(answer)
+            exposed = answer.headers["access-control-expose-headers"].lower()
+            assert "retry-after" in exposed
+        errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+        assert len(errors) == 1, [r.getMessage() for r in errors]
+        healthy.metadata_handler = None
+        deadline = time.monotonic() + 10
+        while (answer := s.post(good)).status_code == 503 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert answer.status_code == 200
+        assert "verified again" in caplog.text
+        assert len([r for r in caplog.records if r.levelno >= logging.ERROR]) == 1
 
 
 def test_a_jwks_that_times_out_gives_503(healthy: FakeZone):
