@@ -306,6 +306,15 @@ async def test_a_tool_scope_change_is_published_and_keeps_the_cached_tokens(relo
     assert after == before
 
 
+def test_a_server_name_change_is_published(reloading):
+    """Finding 6: reported as reloaded, so applied: the PRM's resource_name follows it."""
+    prm = reloading.launched.base_url + ".well-known/oauth-protected-resource/mcp"
+    assert httpx.get(prm).json()["resource_name"] == "Reloading"
+    renamed = reloading.text().replace("name: Reloading", "name: Renamed")
+    health = reloading.apply(renamed)
+    assert health["last_reload_error"] is None
+    assert httpx.get(prm).json()["resource_name"] == "Renamed"
+
 
 def test_a_tool_scope_added_by_a_reload_is_enforced_over_http(reloading):
     """With no scoped tool the HTTP guard lets requests through unread; a reload that adds
@@ -326,6 +335,7 @@ def test_a_tool_scope_added_by_a_reload_is_enforced_over_http(reloading):
     after = httpx.post(reloading.launched.mcp_url, headers=headers, json=call)
     assert after.status_code == 403
     assert 'scope="tokens:read"' in after.headers["www-authenticate"]
+
 
 async def test_a_failing_module_is_reported_briefly_in_healthz(reloading):
     module = reloading.directory / "reload_tools.py"
