@@ -62,10 +62,17 @@ class ClientPool:
         self._transport = transport
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient]
         self._clients = weakref.WeakKeyDictionary()
+        self._closed: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
 
     def get(self) -> httpx.AsyncClient:
-        """The client of the running event loop (call it inside a coroutine)."""
+        """The client of the running event loop (call it inside a coroutine).
+
+        ``RuntimeError`` after ``aclose`` on this loop: a client opened then would never be
+        closed.
+        """
         loop = asyncio.get_running_loop()
+        if loop in self._closed:
+            raise RuntimeError("this ClientPool was closed on the running event loop")
         client = self._clients.get(loop)
         if client is None or client.is_closed:
             client = httpx.AsyncClient(
@@ -79,8 +86,10 @@ class ClientPool:
         return client
 
     async def aclose(self) -> None:
-        """Close the client of the current loop (others die with their loops)."""
+        """Close the client of the current loop (others die with their loops); ``get`` on
+        this loop raises from now on."""
         loop = asyncio.get_running_loop()
+        self._closed.add(loop)
         client = self._clients.pop(loop, None)
         if client is not None:
             await client.aclose()

@@ -165,10 +165,14 @@ class Reloader:
                 notes.append("zone or credentials changed: discovery, keys and tokens flushed")
             else:
                 notes.append("cache changed: a new shared token cache, in-process tokens flushed")
-        elif scopes != self._auth.resource.scopes_supported:
+        elif (scopes, new.server.name) != (
+            self._auth.resource.scopes_supported,
+            self._auth.resource.name,
+        ):
             # Same zone: the provider and its caches stay; only the published description
-            # (RFC 9728 scopes_supported) changes, handed over whole.
-            self._auth.rebind(provider, replace(self._auth.resource, scopes_supported=scopes))
+            # (RFC 9728 scopes_supported and resource_name) changes, handed over whole.
+            resource = replace(self._auth.resource, scopes_supported=scopes, name=new.server.name)
+            self._auth.rebind(provider, resource)
         self._runtime.swap(Snapshot.of(loaded, provider))
         changes = self._registry.reconcile(loaded)
         if changes.tool_list_changed:
@@ -201,9 +205,16 @@ def _user_frame(exc: BaseException) -> str:
     return f" at {Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
 
 
-def _close_later(provider: AuthProvider) -> None:
+# The loop keeps only weak references to tasks: a close task nobody holds could vanish.
+_closing: set[asyncio.Task[None]] = set()
+
+
+def _close_later(provider: AuthProvider) -> asyncio.Task[None]:
     async def close() -> None:
         await asyncio.sleep(_OLD_PROVIDER_GRACE)
         await provider.aclose()
 
-    asyncio.get_running_loop().create_task(close())
+    task = asyncio.get_running_loop().create_task(close())
+    _closing.add(task)
+    task.add_done_callback(_closing.discard)
+    return task
