@@ -116,6 +116,9 @@ async def test_two_auth_methods_at_once_are_refused(zone: DevZone, http: httpx.A
     "resource",
     [
         DENIED_RESOURCE,
+        "https://denied.example.test:443/",  # other spellings of the denied resource
+        "HTTPS://DENIED.Example.Test/",
+        "https://denied.example.test/a/../",
         "",  # none: token exchange has no default resource
         "http://api.example.test/",  # plain http off loopback
         "https://api.example.test/#frag",
@@ -128,6 +131,19 @@ async def test_bad_resource_is_invalid_target(
 ) -> None:
     response = await _exchange(http, zone.server_client, await _user_token(http), resource=resource)
     oauth_error(response, 400, "invalid_target")
+
+
+@pytest.mark.parametrize(
+    "spelling", ["https://api.example.test:443/", "HTTPS://API.Example.test/", API_RESOURCE]
+)
+async def test_the_aud_is_minted_in_canonical_form(
+    zone: DevZone, http: httpx.AsyncClient, spelling: str
+) -> None:
+    """Finding 5: a resource server compares its own canonical URL."""
+    response = await _exchange(http, zone.server_client, await _user_token(http), resource=spelling)
+    assert response.status_code == 200, response.text
+    claims = await verify(http, response.json()["access_token"], audience=API_RESOURCE)
+    assert claims["aud"] == API_RESOURCE
 
 
 async def test_audience_must_agree_with_resource(zone: DevZone, http: httpx.AsyncClient) -> None:

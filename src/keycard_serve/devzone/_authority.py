@@ -12,6 +12,7 @@ from typing import Any, Generic, TypeVar
 
 from starlette.responses import JSONResponse
 
+from .._urls import canonical_url
 from ._cimd import MetadataDocuments
 from ._clients import ClientRegistry, RegisteredClient
 from ._keys import SigningKey
@@ -165,7 +166,10 @@ class Authority:
                 f"resource {resource!r} must be an absolute https URI (http only on loopback) "
                 "without a fragment",
             )
-        if resource in self.settings.policy.denied_resources:
+        # One spelling (RFC 3986 section 6.2.2): ":443" or upper case neither slips past a
+        # denied resource nor mints an aud the resource server would not recognise.
+        resource = canonical_url(resource)
+        if resource in {canonical_url(d) for d in self.settings.policy.denied_resources}:
             raise OAuthError("invalid_target", f"resource {resource!r} is denied by this zone")
         return resource
 
