@@ -118,6 +118,7 @@ async def test_oauth_error_body_is_parsed_and_not_retried(zone, exchanger_for):
     assert error.as_dict() == {
         "error": error.message,
         "message": error.message,
+        "raw_error": error.message,
         "code": "invalid_target",
         "oauth_error": "invalid_target",
         "description": "no access to [redacted]",

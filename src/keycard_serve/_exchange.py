@@ -42,15 +42,26 @@ _DEFAULT_PROFILE = ExchangeProfile()
 
 @dataclass(frozen=True)
 class ExchangedToken:
-    """A delegated access token for one resource (RFC 8693 response)."""
+    """A delegated access token for one resource (RFC 8693 section 2.2.1 response).
+
+    ``expires_in`` is in seconds, ``expires_at`` in epoch seconds. ``ExchangedToken(
+    access_token=..., token_type=..., expires_in=...)`` works as 0.9.0's ``TokenResponse``
+    did: ``resource`` is optional and its other fields (``refresh_token``, ``id_token``,
+    ``subject_issuer``, ``raw``, ``headers``) are accepted, None by default.
+    """
 
     access_token: str = field(repr=False)
-    resource: str
+    resource: str | None = None
     token_type: str = "Bearer"
     expires_in: int | None = None
     expires_at: float | None = None
     scope: tuple[str, ...] = ()
     issued_token_type: str | None = ACCESS_TOKEN_TYPE
+    refresh_token: str | None = field(default=None, repr=False)
+    id_token: str | None = field(default=None, repr=False)
+    subject_issuer: str | None = None
+    raw: dict[str, Any] | None = field(default=None, repr=False)
+    headers: dict[str, str] | None = field(default=None, repr=False)
 
 
 class TokenExchanger:

@@ -50,9 +50,36 @@ class ConfigurationError(KeycardServeError):
 
 
 class MissingContextError(ConfigurationError):
-    """A function decorated with ``grant`` has no ``Context`` parameter."""
+    """A function decorated with ``grant`` has no ``Context`` parameter.
+
+    Takes 0.9.0's keywords too (``function_name``, ``parameters``, ``runtime_context``, all
+    optional, kept in ``details``); without ``message`` one is written from them.
+    """
 
     default_code = "missing_context"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        code: str | None = None,
+        function_name: str | None = None,
+        parameters: list[str] | None = None,
+        runtime_context: bool = False,
+    ) -> None:
+        name = f"{function_name!r}" if function_name else "the function"
+        if message is None:
+            message = (
+                f"no Context found in {name}'s arguments at run time"
+                if runtime_context
+                else f"{name} needs a 'ctx: Context' parameter to use @grant"
+            )
+        super().__init__(message, code=code)
+        self.details: dict[str, Any] = {
+            "function_name": function_name or "unknown",
+            "current_parameters": parameters or [],
+            "runtime_context": runtime_context,
+        }
 
 
 class DiscoveryError(KeycardServeError):
@@ -104,14 +131,15 @@ class TokenExchangeError(KeycardServeError):
     def as_dict(self) -> dict[str, Any]:
         """The plain error dict stored in an ``AccessContext`` for ``resource``.
 
-        Keys: ``error`` and ``message`` (the same human message; ``error`` is 0.9.0's key),
-        ``code``, ``resource``, ``retryable``; and, only when known, ``oauth_error`` (RFC 6749
+        Keys: ``error``, ``message`` and ``raw_error`` (the same human message; ``error`` and
+        ``raw_error`` are 0.9.0's keys), ``code``, ``resource``, ``retryable``; and, only when known, ``oauth_error`` (RFC 6749
         section 5.2 ``error``), ``description`` (its ``error_description``) and ``status``
         (the HTTP status of the token endpoint's answer).
         """
         details: dict[str, Any] = {
             "error": self.message,
             "message": self.message,
+            "raw_error": self.message,
             "code": self.code,
             "resource": self.resource,
         }
@@ -132,12 +160,25 @@ class ResourceAccessError(KeycardServeError):
 
     def __init__(
         self,
-        message: str,
+        message: str | None = None,
         *,
-        resource: str,
+        resource: str | None = None,
         code: str | None = None,
         details: dict[str, Any] | None = None,
+        error_type: str | None = None,
+        available_resources: list[str] | None = None,
+        error_details: dict[str, Any] | None = None,
     ) -> None:
+        """Every argument is optional, as in 0.9.0 (``error_type``, ``available_resources``
+        and ``error_details`` are its keywords, kept in ``details``)."""
+        if message is None:
+            message = f"no access token for {resource!r}" if resource else "no access token"
         super().__init__(message, code=code)
         self.resource = resource
-        self.details = details or {}
+        self.details = dict(details or {})
+        extra = {
+            "error_type": error_type,
+            "available_resources": available_resources,
+            "error_details": error_details,
+        }
+        self.details.update({k: v for k, v in extra.items() if v is not None})

@@ -39,8 +39,11 @@ def mock_access_context(
     resource_tokens: Mapping[str, str] | None = None,
     has_errors: bool = False,
     error_message: str = "Mock authentication error",
-) -> Iterator[None]:
+) -> Iterator[AccessContext]:
     """Make granted tools see fixed tokens, or a failure (the seed package's arguments).
+
+    Yields an ``AccessContext`` like the ones tools get (as 0.9.0 yielded its mock): any
+    resource's default token, the ``resource_tokens``, or the global error.
 
     - default: ``access(resource)`` returns ``access_token`` for any resource, granted or not;
     - ``resource_tokens``: those resources get their token; any other granted resource fails
@@ -71,7 +74,7 @@ def mock_access_context(
 
     reset = access_override.set(build)
     try:
-        yield
+        yield build([Grant(resource) for resource in tokens])
     finally:
         access_override.reset(reset)
 
