@@ -84,6 +84,12 @@ class TokenBackend(Protocol):
         """The zone's RFC 8414 metadata; ``DiscoveryError`` while it cannot be had."""
         ...
 
+    @property
+    def protected_resource(self) -> ProtectedResource:
+        """This server as a protected resource: what ``KeycardAuth.rebind`` serves when it is
+        given no resource description of its own."""
+        ...
+
     # Optional: ``async def ready(self) -> str | None``, awaited while the server starts so
     # the first call finds the zone's metadata and keys loaded; a reason it gives is logged.
 
@@ -191,7 +197,7 @@ class KeycardAuth(FastMCPAuthProvider):
         changes: the routes and challenges built from it are fixed for the life of the app.
         """
         if resource is None:
-            resource = backend.protected_resource  # type: ignore[attr-defined]
+            resource = backend.protected_resource
         if resource.base_url != self.resource.base_url:
             raise ValueError("the base URL cannot change without a restart")
         self._binding = _Binding(backend, resource)
