@@ -300,16 +300,46 @@ async def _not_json(request: Request) -> Response:
     return Response("<html>maintenance</html>", media_type="text/html")
 
 
+async def _not_found(request: Request) -> Response:
+    return Response("Not Found", status_code=404)
+
+
+async def _redirect(request: Request) -> Response:
+    return Response(status_code=302, headers={"Location": "https://elsewhere.example/jwks"})
+
+
+async def _keys_not_a_list(request: Request) -> Response:
+    return JSONResponse({"keys": 42})
+
+
+async def _no_usable_key(request: Request) -> Response:
+    return JSONResponse({"keys": [{"kty": "oct", "kid": "rsa-1", "k": "c2VjcmV0"}]})
+
+
 @pytest.mark.parametrize(
     ("metadata", "jwks"),
     [
         (None, _status_500),
         (None, _not_json),
+        (None, _not_found),
+        (None, _redirect),
+        (None, _keys_not_a_list),
+        (None, _no_usable_key),
         (_status_500, None),
         (_malformed_metadata, None),
         (_not_json, None),
     ],
-    ids=["jwks-500", "jwks-not-json", "metadata-500", "metadata-malformed", "metadata-not-json"],
+    ids=[
+        "jwks-500",
+        "jwks-not-json",
+        "jwks-404",
+        "jwks-redirect",
+        "jwks-keys-42",
+        "jwks-no-usable-key",
+        "metadata-500",
+        "metadata-malformed",
+        "metadata-not-json",
+    ],
 )
 def test_a_broken_zone_gives_503_and_recovers(healthy: FakeZone, metadata, jwks):
     healthy.metadata_handler, healthy.jwks_handler = metadata, jwks
