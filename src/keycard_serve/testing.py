@@ -21,7 +21,7 @@ from ._grant import Binding, Grant, Resolver, access_override
 from .access_context import AccessContext
 from .config import import_tools, load_config
 from .config._provider import build_provider
-from .config.imports import _run
+from .config.imports import run_sync
 from .errors import TokenExchangeError
 from .launcher.runtime import Runtime, Snapshot
 from .launcher.tools import ToolRegistry
@@ -123,7 +123,7 @@ def server_from_config(
     mcp = loaded.app or FastMCP(loaded.config.server.name)
     registry = ToolRegistry(mcp, runtime)
     if loaded.app is not None:
-        _run(registry.adopt)
+        run_sync(registry.adopt)
     registry.reconcile(loaded)
     return mcp
 

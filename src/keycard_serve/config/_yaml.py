@@ -38,6 +38,7 @@ __all__ = [
     "MAX_BYTES",
     "MAX_DEPTH",
     "Document",
+    "Key",
     "Scalar",
     "YamlError",
     "parse_yaml",
@@ -47,7 +48,7 @@ __all__ = [
 MAX_BYTES = 1024 * 1024
 MAX_DEPTH = 32
 
-Key = tuple[str | int, ...]
+Key = tuple[str | int, ...]  # a node's path from the root: mapping keys and sequence indexes
 Position = tuple[int, int]
 
 _STR = BaseResolver.DEFAULT_SCALAR_TAG

@@ -34,7 +34,7 @@ from .loader import LoadedConfig
 if TYPE_CHECKING:
     from fastmcp import FastMCP
 
-__all__ = ["import_tools"]
+__all__ = ["import_tools", "run_sync"]
 
 T = TypeVar("T")
 
@@ -60,7 +60,7 @@ def import_tools(loaded: LoadedConfig) -> LoadedConfig:
     if config.app is not None:
         try:
             app = _load_app(config.app)
-            findings += _check_app_tools(loaded, _run(lambda: _list_tools(app)))
+            findings += _check_app_tools(loaded, run_sync(lambda: _list_tools(app)))
         except _ImportProblem as exc:
             findings.append(loaded.locator.at(("app",), str(exc)))
     else:
@@ -161,7 +161,7 @@ def _load_app(reference: str) -> FastMCP:
     if not isinstance(app, FastMCP) and callable(app) and _takes_no_arguments(app):
         try:
             made = app()
-            app = _run(lambda: made) if inspect.isawaitable(made) else made
+            app = run_sync(lambda: made) if inspect.isawaitable(made) else made
         except (Exception, SystemExit) as exc:  # user code, as above
             raise _failed(f"calling {reference}", exc) from None
     if not isinstance(app, FastMCP):
@@ -197,7 +197,7 @@ async def _list_tools(app: FastMCP) -> dict[str, Any]:
     return {tool.name: tool for tool in tools}
 
 
-def _run(make: Callable[[], Awaitable[T]]) -> T:
+def run_sync(make: Callable[[], Awaitable[T]]) -> T:
     """Run a coroutine to completion from sync code, even when a loop is already running."""
 
     async def main() -> T:
