@@ -29,6 +29,9 @@ PRM = "oauth-protected-resource"
 OAUTH_AS = "oauth-authorization-server"
 OIDC = "openid-configuration"
 
+# Deliberately not keycard_serve._urls: doctor replays what MCP clients and browsers do
+# (WHATWG URL spelling, the TS SDK's prefix match), which is not our server's canonical form;
+# where they differ is exactly what doctor reports.
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 

@@ -275,6 +275,8 @@ class _Replay:
         self.check("as-metadata", True, f"at {found.url}")
         advertised = metadata.get("issuer")
         if self.profile.checks_issuer:
+            # The client's rule (a trailing slash aside, otherwise exact), deliberately not
+            # _urls.same_issuer: doctor reports what the client would refuse.
             self.check(
                 "as-issuer",
                 isinstance(advertised, str) and advertised.rstrip("/") == issuer.rstrip("/"),
