@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from fastmcp import FastMCP
+from fastmcp import Context, FastMCP
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -30,6 +30,7 @@ from starlette.responses import JSONResponse, Response
 from keycard_serve import AuthProvider
 from keycard_serve.launcher.scope_guard import ToolScopeGuard
 from tests.support.fake_zone import FakeZone, run_fake_zone
+from tests.support.fake_zone import exchanged as _exchanged
 from tests.support.keys import public_jwk, rsa_key, sign
 from tests.support.servers import bound_socket, serve_asgi
 
@@ -425,3 +426,44 @@ def test_the_30_second_leeway_holds_over_http(healthy: FakeZone, exp_in: float, 
     with serve(healthy.issuer, "http://127.0.0.1:{port}/", "/mcp", endpoint="") as s:
         response = s.post(token(healthy.issuer, s.local + "/mcp", exp_in=exp_in))
         assert response.status_code == status, response.text
+
+
+def test_the_leeway_holds_for_a_granted_call_over_http(healthy: FakeZone):
+    """Finding 11: a token whose exp passed 10 s ago still gets its delegated token (the
+    verifier, the MCP SDK's backend and the delegator agree on the 30 s)."""
+
+    async def exchange(request: Request) -> Response:
+        return JSONResponse({**_exchanged(), "access_token": "downstream-SENTINEL"})
+
+    healthy.token_handler = exchange
+    sock = bound_socket()
+    port = sock.getsockname()[1]
+    provider = AuthProvider(zone_url=healthy.issuer, mcp_base_url=f"http://127.0.0.1:{port}/")
+    mcp = FastMCP("Leeway", auth=provider.get_remote_auth_provider())
+
+    @mcp.tool()
+    @provider.grant("https://api.example/")
+    def granted(ctx: Context) -> str:
+        access = ctx.get_state("keycardai")
+        if access.has_errors():
+            return f"errors: {access.get_errors()}"
+        return access.access("https://api.example/").access_token
+
+    app = mcp.http_app(path="/mcp", stateless_http=True, json_response=True)
+    try:
+        with serve_asgi(app, sock=sock) as local:
+            call = {
+                "jsonrpc": "2.0",
+                "id": 3,
+                "method": "tools/call",
+                "params": {"name": "granted", "arguments": {}},
+            }
+            headers = {
+                **ACCEPT,
+                "Authorization": f"Bearer {token(healthy.issuer, local + '/mcp', exp_in=-10)}",
+            }
+            answer = httpx.post(local + "/mcp", headers=headers, json=call, timeout=30)
+            assert answer.status_code == 200, answer.text
+            assert "downstream-SENTINEL" in answer.text, answer.text
+    finally:
+        healthy.token_handler = None
