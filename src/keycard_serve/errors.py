@@ -132,9 +132,9 @@ class TokenExchangeError(KeycardServeError):
         """The plain error dict stored in an ``AccessContext`` for ``resource``.
 
         Keys: ``error``, ``message`` and ``raw_error`` (the same human message; ``error`` and
-        ``raw_error`` are 0.9.0's keys), ``code``, ``resource``, ``retryable``; and, only when known, ``oauth_error`` (RFC 6749
-        section 5.2 ``error``), ``description`` (its ``error_description``) and ``status``
-        (the HTTP status of the token endpoint's answer).
+        ``raw_error`` are 0.9.0's keys), ``code``, ``resource``, ``retryable``; and, only when
+        known, ``oauth_error`` (RFC 6749 section 5.2 ``error``), ``description`` (its
+        ``error_description``) and ``status`` (the HTTP status of the token endpoint's answer).
         """
         details: dict[str, Any] = {
             "error": self.message,
