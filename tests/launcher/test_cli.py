@@ -379,3 +379,15 @@ def test_the_dev_zone_refuses_to_listen_beyond_loopback():
     result = runner.invoke(app, ["dev", "configs/quickstart.yaml", "--host", "0.0.0.0"])
     assert result.exit_code == 1
     assert "loopback only" in result.output
+
+
+@pytest.mark.parametrize(
+    "secret",
+    ["opaque_SECRET_4f2a9c", "header_SECRET.payload_SECRET", "a_SECRET.b.c.d.e_SECRET"],
+    ids=["opaque", "two-part", "jwe-like"],
+)
+def test_validate_token_never_echoes_a_value_it_cannot_use(secret):
+    result = runner.invoke(app, ["validate", "--token", secret, str(CONFIGS[0])])
+    assert result.exit_code == 2
+    assert "not a readable file and not a JWT" in result.output
+    assert "SECRET" not in result.output

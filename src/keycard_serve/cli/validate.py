@@ -82,10 +82,12 @@ def _read_token(value: str) -> str:
         return value.strip()
     try:
         return Path(value).read_text().strip()
-    except OSError as exc:
+    except OSError:
         if value.count(".") == 2:
             return value.strip()  # a short JWT-shaped value that names no file
-        raise fail(f"--token: cannot read {value}: {exc.strerror}", EXIT_USAGE) from None
+        # never echo the value: it may be a token (opaque, JWE) that merely names no file
+        message = "--token: not a readable file and not a JWT (3 dot-separated parts)"
+        raise fail(message, EXIT_USAGE) from None
 
 
 def _check(path: Path, online: bool, sample: str | None = None) -> tuple[bool, list[Finding]]:
