@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
 import os
 import re
 import signal
@@ -274,6 +275,59 @@ async def test_three_workers_serve_reload_on_sighup_and_stop_cleanly(
     for pid in workers.values():
         assert f"Finished server process [{pid}]" in log
     assert "Traceback" not in log
+
+
+EARLY_HANGUP = """\
+import multiprocessing
+import os
+import signal
+from pathlib import Path
+
+
+def _first_worker() -> bool:
+    if multiprocessing.parent_process() is None:  # the supervisor checking the file
+        return False
+    try:
+        os.close(os.open(Path(__file__).with_name("hangup-sent"), os.O_CREAT | os.O_EXCL))
+    except FileExistsError:
+        return False
+    return True
+
+
+if _first_worker():  # edit the file, then signal this worker while it is still starting
+    config = Path(__file__).with_name("workers.yaml")
+    config.write_text(config.read_text().replace("name: Replicas", "name: Edited"))
+    os.kill(os.getpid(), signal.SIGHUP)
+
+
+def marker() -> str:
+    return "ok"
+"""
+
+
+async def test_a_sighup_reaching_a_worker_while_it_starts_is_applied(
+    authserver: AuthServer, store: RedisServer, tmp_path: Path
+) -> None:
+    base_url = f"http://127.0.0.1:{free_port()}/"
+    config = tmp_path / "workers.yaml"
+    write_config(config, base_url, authserver.issuer, store.url)
+    config.write_text(config.read_text() + "  - function: early_hangup:marker\n")
+    (tmp_path / "early_hangup.py").write_text(EARLY_HANGUP)
+    with launch(
+        ["run", str(config), "--workers", "2"],
+        base_url=base_url,
+        env=environment(authserver),
+        log_path=tmp_path / "workers.log",
+        ready_path="readyz",
+    ) as launched:
+        poll(lambda: "2 workers serving (pids " in launched.log(), "both workers to start")
+        # The signalled worker had loaded the old file: it reloads once its handler is in.
+        poll(lambda: reload_lines(launched, "reloaded"), "the signalled worker to reload")
+        edited = hashlib.sha256(config.read_bytes()).hexdigest()
+        for _ in range(10):
+            assert httpx.get(base_url + "healthz").json()["config"]["sha256"] == edited
+        launched.process.send_signal(signal.SIGTERM)
+        assert launched.process.wait(timeout=30) == 128 + signal.SIGTERM
 
 
 def test_workers_and_reload_or_a_dev_zone_are_refused_clearly(tmp_path: Path) -> None:

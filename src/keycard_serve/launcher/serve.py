@@ -44,13 +44,16 @@ async def serve(
     started: Callable[[], None] | None = None,
     log_format: LogFormat = "text",
     metrics_url: str | None = None,
+    hangup_pending: Callable[[], bool] | None = None,
 ) -> bool:
     """Serve ``loaded`` (tools imported) until interrupted; print the banner to ``out``.
 
     ``host`` and ``port`` default to the config's. ``sock``, when given, is an already
     listening socket (a worker's, bound by the supervisor) and ``host``/``port`` only name it;
     ``out=None`` prints no banner; ``workers`` is the number of processes on the socket, for
-    the banner; ``started()`` is called once the app is built. Returns True when the server
+    the banner; ``started()`` is called once the app is built and SIGHUP handled;
+    ``hangup_pending()`` says whether a SIGHUP came before that (the config is then reloaded
+    once, a no-op if the file is unchanged). Returns True when the server
     stopped to be started again in a new process (an adopted app's module changed), False when
     it was simply stopped. ``log_format`` ``json`` leaves uvicorn's logs to the root logger's
     handler (set up by the caller).
@@ -101,8 +104,6 @@ async def serve(
                 served, f"http://{host}:{port}", workers=workers, metrics_url=metrics_url
             )
             print(banner, file=out, flush=True)
-        if started is not None:
-            started()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         tasks: set[asyncio.Task] = set()
@@ -120,6 +121,10 @@ async def serve(
 
         with contextlib.suppress(NotImplementedError, AttributeError):  # not on Windows
             loop.add_signal_handler(signal.SIGHUP, hangup)
+        if hangup_pending is not None and hangup_pending():
+            hangup()  # a SIGHUP that came while the app was being built
+        if started is not None:
+            started()
         if reload:
             tasks.add(asyncio.create_task(watch(served.reloader, tool_directories(loaded), stop)))
         restarter = asyncio.create_task(exit_for_restart())

@@ -288,10 +288,11 @@ def _stop(processes: list[BaseProcess]) -> None:
 def _worker(spec: WorkerSpec, index: int, sock: socket.socket, started: Connection) -> None:
     """A worker process: load the file, build the app, serve ``sock`` until told to stop."""
     # Until the app's own handler is installed, a reload request must not kill the process
-    # (SIGHUP's default action); the file is loaded after this line, so nothing is missed
-    # that the load does not see.
+    # (SIGHUP's default action) nor be lost: it is noted, and ``serve`` reloads once after
+    # installing its handler if one came (a no-op when the file did not change).
+    hangups: list[int] = []
     if _HANGUP is not None:
-        signal.signal(_HANGUP, signal.SIG_IGN)
+        signal.signal(_HANGUP, lambda signum, _frame: hangups.append(signum))
     # uvicorn stops gracefully on SIGTERM, then raises it again; end quietly then.
     signal.signal(signal.SIGTERM, _exit_quietly)
     configure_logging(
@@ -313,6 +314,7 @@ def _worker(spec: WorkerSpec, index: int, sock: socket.socket, started: Connecti
                 started=lambda: started.send(os.getpid()),
                 log_format=spec.log_format,  # type: ignore[arg-type]
                 metrics_url=spec.metrics_url,
+                hangup_pending=lambda: bool(hangups),
             )
         )
     except (KeyboardInterrupt, SystemExit):
