@@ -321,11 +321,23 @@ async def test_a_sighup_reaching_a_worker_while_it_starts_is_applied(
         ready_path="readyz",
     ) as launched:
         poll(lambda: "2 workers serving (pids " in launched.log(), "both workers to start")
-        # The signalled worker had loaded the old file: it reloads once its handler is in.
+        # Each worker leads its own process group: a terminal's Ctrl-C (sent to the
+        # foreground group) reaches only the supervisor, which stops the workers itself.
+        pids = re.search(r"2 workers serving \(pids (\d+), (\d+)\)", launched.log())
+        assert pids is not None
+        for pid in map(int, pids.groups()):
+            assert os.getpgid(pid) == pid != os.getpgid(launched.process.pid)
+        # The signalled worker had loaded the old file: it reloads once its handler is in
+        # ("reloaded" is logged only when the file changed).
         poll(lambda: reload_lines(launched, "reloaded"), "the signalled worker to reload")
+        # The other may have read the file before the edit; one SIGHUP to all converges them.
+        launched.process.send_signal(signal.SIGHUP)
         edited = hashlib.sha256(config.read_bytes()).hexdigest()
-        for _ in range(10):
-            assert httpx.get(base_url + "healthz").json()["config"]["sha256"] == edited
+
+        def served() -> set[str]:
+            return {httpx.get(base_url + "healthz").json()["config"]["sha256"] for _ in range(8)}
+
+        poll(lambda: served() == {edited}, "every worker to serve the edited file")
         launched.process.send_signal(signal.SIGTERM)
         assert launched.process.wait(timeout=30) == 128 + signal.SIGTERM
 

@@ -287,6 +287,10 @@ def _stop(processes: list[BaseProcess]) -> None:
 
 def _worker(spec: WorkerSpec, index: int, sock: socket.socket, started: Connection) -> None:
     """A worker process: load the file, build the app, serve ``sock`` until told to stop."""
+    # Terminal signals (Ctrl-C) reach only the supervisor, which stops workers with SIGTERM:
+    # a worker also interrupted by the terminal would race that graceful stop.
+    if hasattr(os, "setpgrp"):
+        os.setpgrp()
     # Until the app's own handler is installed, a reload request must not kill the process
     # (SIGHUP's default action) nor be lost: it is noted, and ``serve`` reloads once after
     # installing its handler if one came (a no-op when the file did not change).
