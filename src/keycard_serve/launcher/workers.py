@@ -61,6 +61,7 @@ __all__ = ["WorkerSpec", "run_workers"]
 logger = logging.getLogger("keycard_serve.workers")
 
 _MAX_BACKOFF = 30.0  # seconds between attempts to start a replacement that fails
+_CRASH_WINDOW = 5.0  # seconds: a worker dying sooner after starting is crash-looping
 _STOP_GRACE = 15.0  # seconds: uvicorn's 5 s graceful shutdown, then closing, with margin
 # SIGHUP does not exist on Windows; the module stays importable there.
 _HANGUP = getattr(signal, "SIGHUP", None)
@@ -150,7 +151,7 @@ class _Supervisor:
         self._context = multiprocessing.get_context("spawn")
         self._workers: dict[int, _Worker] = {}
         self._retry_at: dict[int, float] = {}  # index -> monotonic time of the next attempt
-        self._backoff: dict[int, float] = {}
+        self._backoff = _Backoff()
         self._announced = False
         self._ready: list[object] = []
         self.status: int | None = None
@@ -182,8 +183,9 @@ class _Supervisor:
         for index, worker in list(self._workers.items()):
             if worker.pipe in self._ready and not worker.started:
                 worker.started = _received(worker.pipe)
+                if worker.started:
+                    worker.started_at = time.monotonic()
                 if worker.started and self._announced:
-                    self._backoff.pop(index, None)
                     logger.info("worker %d (pid %s) serving", index + 1, worker.process.pid)
             if worker.process.sentinel in self._ready:
                 self._exited(index, worker)
@@ -210,18 +212,29 @@ class _Supervisor:
         del self._workers[index]
         _metrics.mark_process_dead(worker.process.pid or 0)  # its live gauges no longer count
         where = (index + 1, worker.process.pid, worker.process.exitcode)
-        if worker.started:
-            logger.warning("worker %d (pid %s) exited with status %s; starting another", *where)
-            self._start(index)
-        elif not self._announced:
+        if worker.started_at is None and not self._announced:
             logger.error("worker %d (pid %s) exited with status %s before it started", *where)
             self.status = 1
+            return
+        now = time.monotonic()
+        lived = None if worker.started_at is None else now - worker.started_at
+        delay = self._backoff.delay(index, lived)
+        if delay == 0:
+            logger.warning("worker %d (pid %s) exited with status %s; starting another", *where)
+            self._start(index)
+            return
+        self._retry_at[index] = now + delay
+        if lived is not None:
+            logger.error(
+                "worker %d (pid %s) exited with status %s %.1f s after it started; the other "
+                "workers keep serving; starting another in %g s",
+                *where,
+                lived,
+                delay,
+            )
         else:
             # A replacement loads the file as it is now; while that fails (a broken file),
             # the other workers keep serving the last good config and it is tried again.
-            delay = min(_MAX_BACKOFF, self._backoff.get(index, 0.5) * 2)
-            self._backoff[index] = delay
-            self._retry_at[index] = time.monotonic() + delay
             logger.error(
                 "worker %d (pid %s) could not start (status %s); the other workers keep "
                 "serving; trying again in %g s",
@@ -230,13 +243,33 @@ class _Supervisor:
             )
 
 
+class _Backoff:
+    """How long to wait before starting a worker again (seconds): at once after a worker that
+    served for ``_CRASH_WINDOW`` s or more (which also forgets earlier failures); doubling from
+    1 s up to ``_MAX_BACKOFF`` while it keeps failing to start or dying sooner."""
+
+    def __init__(self) -> None:
+        self._delays: dict[int, float] = {}
+
+    def delay(self, index: int, lived: float | None) -> float:
+        """The delay for worker ``index`` that exited ``lived`` seconds after it said it
+        started (None: it exited before that)."""
+        if lived is not None and lived >= _CRASH_WINDOW:
+            self._delays.pop(index, None)
+            return 0.0
+        delay = min(_MAX_BACKOFF, self._delays.get(index, 0.5) * 2)
+        self._delays[index] = delay
+        return delay
+
+
 @dataclass
 class _Worker:
-    """A worker process and the pipe on which it says it started."""
+    """A worker process, the pipe on which it says it started, and when it did (monotonic)."""
 
     process: BaseProcess
     pipe: Connection
     started: bool = False
+    started_at: float | None = None
 
     @classmethod
     def start(
