@@ -254,10 +254,10 @@ def test_plan_shows_and_diffs_the_scopes_a_hierarchy_lets_in(tmp_path):
     }
 
 
-def test_token_needs_a_dev_zone(tmp_path):
-    result = runner.invoke(app, ["token", str(CONFIGS[0])])
-    assert result.exit_code == 1
-    assert "development zone" in result.output
+def test_token_for_a_real_zone_config_comes_from_the_dev_zone_dev_would_run():
+    result = runner.invoke(app, ["token", "configs/adopt-app.yaml"])
+    assert result.exit_code == 0, result.output
+    assert "zone.id: not used in dev mode: a development zone replaces it" in result.output
 
 
 def test_token_from_the_dev_zone_is_for_this_server():

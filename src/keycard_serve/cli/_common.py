@@ -25,8 +25,10 @@ def fail(message: str, code: int = EXIT_INVALID) -> typer.Exit:
     return typer.Exit(code)
 
 
-def load_or_exit(path: Path, *, imports: bool) -> LoadedConfig:
+def load_or_exit(path: Path, *, imports: bool, dev: bool = False) -> LoadedConfig:
     """The loaded config (its tools imported if ``imports``), or exit 1 naming every problem.
+
+    ``dev`` reads it as ``keycard-serve dev`` does (``load_config(dev=True)``).
 
     Warnings go to stderr; each problem is named by file, line, column and field.
     """
@@ -35,7 +37,7 @@ def load_or_exit(path: Path, *, imports: bool) -> LoadedConfig:
     from ..config import ConfigError, import_tools, load_config
 
     try:
-        loaded = load_config(path)
+        loaded = load_config(path, dev=dev)
         if imports:
             loaded = import_tools(loaded)
     except ConfigError as exc:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from dataclasses import replace
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
@@ -131,30 +131,33 @@ def dev_command(
     """Serve CONFIG on an embedded development zone (loopback only, not for production).
 
     Whatever zone the file names is replaced by a development zone, so the tools can be tried
-    without a Keycard account. Get a token with: keycard-serve token CONFIG
+    without a Keycard account: the zone's url or id and the credentials are not read, so their
+    variables need not be set. A base_url beyond loopback is served on
+    http://127.0.0.1:PORT (PORT: --port, server.port or 8000), and the banner says so; --port
+    moves a loopback base_url too. Get a token with: keycard-serve token CONFIG
 
     Example:
 
     \b
       keycard-serve dev configs/quickstart.yaml
     """
-    from ..config import DevZoneConfig
+    from ..launcher.dev import as_dev, dev_reader
 
-    loaded = load_or_exit(config, imports=True)
-    dev = loaded.config.zone.dev or DevZoneConfig()
-    if user is not None:
-        if not user.strip():
-            raise fail("--user must not be empty", code=2)
-        dev = dev.model_copy(update={"user": user})
-    zone = loaded.config.zone.model_copy(update={"dev": dev, "id": None, "url": None})
-    with_dev_zone = replace(loaded, config=loaded.config.model_copy(update={"zone": zone}))
+    if user is not None and not user.strip():
+        raise fail("--user must not be empty", code=2)
+    loaded = load_or_exit(config, imports=True, dev=True)
+    served = as_dev(loaded, user=user, port=port)
+    public, local = loaded.config.server.mcp_url, served.config.server.mcp_url
+    notes = [f"dev mode serves {public} as {local}: use that URL"] if public != local else []
+    read = dev_reader(user=user, port=port)
     if loaded.config.server.workers > 1:
         typer.echo(
             f"keycard-serve dev: the development zone lives in one process; serving one worker "
             f"instead of server.workers: {loaded.config.server.workers}",
             err=True,
         )
-    _serve(with_dev_zone, host, port, log_level, reload, log_format)
+    # --port is in the served base_url now, so the server listens where the banner says.
+    _serve(served, host, None, log_level, reload, log_format, read=read, notes=notes)
 
 
 def _serve_workers(
@@ -206,6 +209,9 @@ def _serve(
     log_level: str | None,
     reload: bool,
     log_format: str | None,
+    *,
+    read: Callable[[Path], LoadedConfig] | None = None,
+    notes: Sequence[str] = (),
 ) -> None:
     from ..launcher.serve import serve  # FastMCP and uvicorn: only once there is a server
 
@@ -219,6 +225,8 @@ def _serve(
                 log_level=level_name,
                 reload=reload,
                 log_format=format_name,  # type: ignore[arg-type]
+                read=read,
+                notes=notes,
             )
         )
     except KeyboardInterrupt:

@@ -7,18 +7,25 @@ from typing import Annotated, Optional
 
 import typer
 
-from ._common import fail, load_or_exit
+from ._common import load_or_exit
 
 __all__ = ["token_command"]
 
 
 def token_command(
     config: Annotated[
-        Path, typer.Argument(metavar="CONFIG", help="A config with zone: {dev: true}.")
+        Path,
+        typer.Argument(
+            metavar="CONFIG",
+            help="A config that keycard-serve dev serves (any config), or runs with dev: true.",
+        ),
     ],
     user: Annotated[
         Optional[str],  # noqa: UP045
-        typer.Option(metavar="USER", help="The token's subject (default: the dev zone's user)."),
+        typer.Option(
+            metavar="USER",
+            help="The token's subject (default: the user the server signs in).",
+        ),
     ] = None,
     scope: Annotated[
         Optional[list[str]],  # noqa: UP045
@@ -31,7 +38,10 @@ def token_command(
     """Print an access token for the server of CONFIG, signed by its development zone.
 
     The token is minted with the zone's key, so the server accepts it whether it is running
-    yet or not. Only for development zones.
+    yet or not. Any config works: its zone is the development zone keycard-serve dev runs
+    (zone url, id and credentials are not read). The audience and the default user are those
+    of the last server started on that zone (keycard-serve dev CONFIG --user bob: bob), else
+    the config's own.
 
     Example:
 
@@ -39,16 +49,14 @@ def token_command(
       curl -H "Authorization: Bearer $(keycard-serve token configs/quickstart.yaml)" ...
     """
     from ..config._provider import advertised_scopes
-    from ..launcher.dev import dev_zone_for
+    from ..launcher.dev import as_dev, dev_zone_for, last_served
 
-    loaded = load_or_exit(config, imports=False)
+    loaded = as_dev(load_or_exit(config, imports=False, dev=True))
+    served = last_served(loaded)
     dev = loaded.config.zone.dev
-    if dev is None:
-        raise fail(
-            f"{config}: token works only with a development zone (zone: {{dev: true}}); "
-            "with a real zone, sign in through your MCP client"
-        )
-    audience = loaded.config.server.mcp_url
+    assert dev is not None  # read as dev
+    audience = served.mcp_url if served else loaded.config.server.mcp_url
+    subject = user or (served.user if served else dev.user)
     zone = dev_zone_for(loaded)
     scopes = scope if scope is not None else advertised_scopes(loaded)
-    typer.echo(zone.mint_access_token(user=user or dev.user, resource=audience, scopes=scopes))
+    typer.echo(zone.mint_access_token(user=subject, resource=audience, scopes=scopes))

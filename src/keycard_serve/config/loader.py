@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
+from ._dev import dev_document, dev_warnings
 from ._locate import Locator, format_path, validation_findings
 from ._rules import check_rules
 from ._tools import ToolSpec, tool_specs
@@ -53,11 +54,13 @@ class LoadedConfig:
 
 
 def load_config(
-    path: str | os.PathLike[str], *, environ: Mapping[str, str] | None = None
+    path: str | os.PathLike[str], *, environ: Mapping[str, str] | None = None, dev: bool = False
 ) -> LoadedConfig:
     """Read and validate the config at ``path``; nothing is imported, ``sys.path`` is untouched.
 
-    ``environ`` supplies ``${VAR}`` values (default ``os.environ``). Relative file paths in
+    ``environ`` supplies ``${VAR}`` values (default ``os.environ``). ``dev`` reads the file as
+    ``keycard-serve dev`` serves it: the zone is a development zone and the zone's url or id and
+    the credentials are not read (a warning names each). Relative file paths in
     the config are relative to its directory; the secret files they name are read. Raises
     ``ConfigError`` listing every problem found, each with file (``path`` as given), line,
     column and field.
@@ -76,11 +79,15 @@ def load_config(
         Finding(file, line, column, format_path(key), message)
         for key, message, (line, column) in document.problems
     ]
+    parsed = document.data
+    if dev:
+        findings += dev_warnings(parsed, where)
+        parsed = dev_document(parsed)
     context = LoadContext(
         environ=os.environ if environ is None else environ, base_dir=config_path.parent
     )
     try:
-        config = ServeConfig.model_validate(document.data, context=context)
+        config = ServeConfig.model_validate(parsed, context=context)
     except ValidationError as exc:
         # A value dropped by the parser (say, a refused tag) is not also "missing".
         reported = {finding.field for finding in findings}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from fastmcp import FastMCP
 from starlette.applications import Starlette
@@ -35,13 +36,15 @@ __all__ = ["Served", "served_app"]
 
 @dataclass(frozen=True)
 class Served:
-    """A built application, the configuration it serves, and how to reload it."""
+    """A built application, the configuration it serves, and how to reload it; ``mcp`` is
+    the FastMCP server inside ``app``."""
 
     app: Starlette
     runtime: Runtime
     reloader: Reloader
     dev_zone: DevZone | None
     observability: Observability
+    mcp: FastMCP
 
     @property
     def mcp_url(self) -> str:
@@ -51,14 +54,18 @@ class Served:
 
 @contextlib.asynccontextmanager
 async def served_app(
-    loaded: LoadedConfig, *, request_restart: Callable[[str], None] | None = None
+    loaded: LoadedConfig,
+    *,
+    request_restart: Callable[[str], None] | None = None,
+    read: Callable[[Path], LoadedConfig] | None = None,
 ) -> AsyncIterator[Served]:
     """The ASGI app of ``loaded``, with its dev zone running for as long as the block lasts.
 
     ``loaded`` must have its tools imported (``import_tools``). ``request_restart(reason)`` is
     called when a reload cannot be applied in this process (an adopted app's module changed);
-    without it such a reload is reported as needing a manual restart. The provider (and the
-    dev zone) are closed when the block ends.
+    without it such a reload is reported as needing a manual restart. ``read(path)`` reads the
+    file again on reload (``Reloader``). The provider (and the dev zone) are closed when the
+    block ends.
     """
     async with contextlib.AsyncExitStack() as stack:
         dev_zone = None
@@ -97,6 +104,7 @@ async def served_app(
             new_provider=lambda new: build_provider(new, zone_url=zone_url, credential=credential),
             announce=sessions.announce_tool_list_changed,
             request_restart=request_restart,
+            read=read,
         )
         mcp.custom_route("/healthz", methods=["GET"])(health_endpoint(reloader.status))
         mcp.custom_route("/readyz", methods=["GET"])(
@@ -110,7 +118,7 @@ async def served_app(
             stateless_http=server.stateless,
             middleware=_http_middleware(runtime, auth, observability),
         )
-        yield Served(app, runtime, reloader, dev_zone, observability)
+        yield Served(app, runtime, reloader, dev_zone, observability, mcp)
 
 
 def _http_middleware(

@@ -57,7 +57,9 @@ class Reloader:
     ``new_provider`` builds the provider of a config whose zone or credentials changed;
     ``announce`` tells open sessions the tool list changed; ``request_restart(reason)``, if
     given, stops the server to be started again in a new process (an adopted app's module
-    changed), else such a change is reported as needing a manual restart.
+    changed), else such a change is reported as needing a manual restart. ``read(path)`` loads
+    the file again, tools imported (default: ``load_config`` then ``import_tools``; ``dev``
+    passes its own, so a reload reads the file as the start did).
     """
 
     def __init__(
@@ -70,8 +72,10 @@ class Reloader:
         new_provider: Callable[[LoadedConfig], AuthProvider],
         announce: Callable[[], Awaitable[object]],
         request_restart: Callable[[str], None] | None = None,
+        read: Callable[[Path], LoadedConfig] | None = None,
     ) -> None:
         self.path = loaded.path
+        self._read = read or _read
         self.status = ReloadStatus(sha256=loaded.sha256, loaded_at=time.time())
         self._runtime = runtime
         self._auth = auth
@@ -117,7 +121,7 @@ class Reloader:
             module = sys.modules.get(name)
             if module is not None:
                 importlib.reload(module)
-        return import_tools(load_config(self.path))
+        return self._read(self.path)
 
     def _failed(self, message: str, public: str) -> str:
         if public != self.status.last_error:  # say it once, not on every save
@@ -187,6 +191,10 @@ class Reloader:
         if in_sync:
             _metrics.record_config_loaded(self.status.loaded_at)
         return "reloaded " + str(self.path) + ("; " + "; ".join(notes) if notes else "")
+
+
+def _read(path: Path) -> LoadedConfig:
+    return import_tools(load_config(path))
 
 
 def _keep(loaded: LoadedConfig, previous: LoadedConfig, *, zone: bool) -> LoadedConfig:

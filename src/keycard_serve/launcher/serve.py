@@ -13,7 +13,8 @@ import contextlib
 import signal
 import socket
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TextIO
 
 import uvicorn
@@ -25,6 +26,7 @@ from ..config import LoadedConfig
 from ..errors import ConfigurationError
 from .assemble import served_app
 from .banner import render_banner
+from .dev import remember_served
 from .logs import LogFormat
 from .watch import tool_directories, watch
 
@@ -45,6 +47,8 @@ async def serve(
     log_format: LogFormat = "text",
     metrics_url: str | None = None,
     hangup_pending: Callable[[], bool] | None = None,
+    read: Callable[[Path], LoadedConfig] | None = None,
+    notes: Sequence[str] = (),
 ) -> bool:
     """Serve ``loaded`` (tools imported) until interrupted; print the banner to ``out``.
 
@@ -56,7 +60,9 @@ async def serve(
     once, a no-op if the file is unchanged). Returns True when the server
     stopped to be started again in a new process (an adopted app's module changed), False when
     it was simply stopped. ``log_format`` ``json`` leaves uvicorn's logs to the root logger's
-    handler (set up by the caller).
+    handler (set up by the caller). ``read`` reads the file on reload (``Reloader``); ``notes``
+    are lines added to the banner. A server on a development zone records what it serves for
+    ``keycard-serve token`` (``dev.remember_served``).
 
     The ``observability`` section: the span exporter runs for as long as the server does,
     SIGHUP also reopens the audit log, and the metrics listener is started here unless
@@ -82,7 +88,7 @@ async def serve(
     async with contextlib.AsyncExitStack() as stack:
         stack.callback(tracing.shutdown)
         served = await stack.enter_async_context(
-            served_app(loaded, request_restart=lambda _why: restart.set())
+            served_app(loaded, request_restart=lambda _why: restart.set(), read=read)
         )
         if observability.metrics is not None and metrics_url is None:
             listener = _metrics.start_listener(
@@ -90,6 +96,8 @@ async def serve(
             )
             stack.callback(listener.close)
             metrics_url = listener.url
+        if served.dev_zone is not None:
+            remember_served(loaded)
         uvicorn_server = uvicorn.Server(
             uvicorn.Config(
                 served.app,
@@ -100,8 +108,14 @@ async def serve(
             )
         )
         if out is not None:
+            tools = await served.mcp.list_tools(run_middleware=False)
             banner = render_banner(
-                served, f"http://{host}:{port}", workers=workers, metrics_url=metrics_url
+                served,
+                f"http://{host}:{port}",
+                workers=workers,
+                metrics_url=metrics_url,
+                notes=notes,
+                input_schemas={tool.name: tool.parameters for tool in tools},
             )
             print(banner, file=out, flush=True)
         stop = asyncio.Event()
