@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -231,13 +232,17 @@ async def test_open_sessions_hear_that_the_tool_list_changed(reloading):
         if getattr(message, "root", message).__class__.__name__ == "ToolListChangedNotification":
             heard.append(message)
 
-    async with Client(
-        reloading.launched.mcp_url,
-        auth=reloading.token(),
-        mode="legacy",
-        message_handler=on_message,
-    ) as client:
+    async with (
+        Client(
+            reloading.launched.mcp_url,
+            auth=reloading.token(),
+            mode="legacy",
+            message_handler=on_message,
+        ) as client,
+        Client(reloading.launched.mcp_url, auth=reloading.token()) as modern,
+    ):
         await client.call_tool("grants_seen", {})
+        await modern.call_tool("grants_seen", {})  # 2026-07-28: no session to tell
         extra = "  - function: reload_tools:version\n    name: version_again\n"
         reloading.apply(reloading.text(extra=extra))
         tools = {tool.name for tool in await client.list_tools()}
@@ -246,6 +251,17 @@ async def test_open_sessions_hear_that_the_tool_list_changed(reloading):
             await client.ping()
     assert "version_again" in tools
     assert heard
+    told = re.findall(r"told (\d+) open session", reloading.launched.log())
+    assert told[-1] == "1"
+
+
+async def test_a_base_url_edit_is_served_after_a_restart_and_healthz_says_so(reloading):
+    moved = reloading.text().replace(reloading.launched.base_url, "http://127.0.0.1:1/")
+    health = reloading.apply(moved)
+    assert health["restart_pending"] == ["server.base_url"]
+    async with Client(reloading.launched.mcp_url, auth=reloading.token()) as client:
+        assert (await client.call_tool("grants_seen", {})).data == [A]
+    assert reloading.apply(reloading.text())["restart_pending"] == []
 
 
 async def test_a_port_change_asks_for_a_restart_and_applies_the_rest(reloading):

@@ -108,6 +108,9 @@ class ServerConfig(_Model):
     headers get 403. Default: loopback origins, on connections that arrive over loopback."""
     list_tools: Literal["all", "permitted"] = "all"
     """tools/list shows all tools (all), or only those the caller's token has scopes for."""
+    version: EnvText | None = None
+    """Version reported to clients (serverInfo.version); keycard-serve's when absent. With
+    app:, the app's own FastMCP(version=...) is reported instead. ${VAR} allowed."""
 
     @property
     def effective_host(self) -> str:

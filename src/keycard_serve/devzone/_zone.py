@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
+import logging
 import socket
 from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
@@ -166,7 +168,7 @@ class DevZone:
             self.app, log_config=None, access_log=False, lifespan="off", timeout_graceful_shutdown=5
         )
         server = _EmbeddedServer(config)
-        task = asyncio.create_task(server.serve(sockets=[sock]), name=f"devzone {self.issuer}")
+        task = asyncio.create_task(server.serve_quietly(sock), name=f"devzone {self.issuer}")
         try:
             while not server.started:
                 if task.done():
@@ -190,11 +192,37 @@ class DevZone:
 
 
 class _EmbeddedServer(uvicorn.Server):
-    """uvicorn without its signal handlers: the host process owns Ctrl+C and SIGTERM."""
+    """uvicorn without its signal handlers: the host process owns Ctrl+C and SIGTERM.
+
+    Nor its lifecycle lines: "Started server process [pid]" and "Shutting down" would be
+    printed again by the MCP server of the same process. Its warnings and errors still show.
+    """
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
+
+    async def serve_quietly(self, sock: socket.socket) -> None:
+        _LIFECYCLE.add_to(logging.getLogger("uvicorn.error"))
+        _embedded.set(True)  # in this task (and the connections it starts) only
+        await self.serve(sockets=[sock])
+
+
+_embedded: contextvars.ContextVar[bool] = contextvars.ContextVar("devzone_embedded", default=False)
+
+
+class _QuietLifecycle(logging.Filter):
+    """Drops uvicorn's info lines logged from the embedded server's task."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno > logging.INFO or not _embedded.get()
+
+    def add_to(self, logger: logging.Logger) -> None:
+        if self not in logger.filters:
+            logger.addFilter(self)
+
+
+_LIFECYCLE = _QuietLifecycle()
 
 
 def _check_user(user: str) -> None:

@@ -17,6 +17,7 @@ from starlette.middleware import Middleware
 
 from .. import _metrics
 from .._fastmcp_auth import KeycardAuth
+from .._version import __version__
 from ..config import LoadedConfig
 from ..config._provider import build_provider
 from ..credentials import ClientSecret
@@ -80,7 +81,8 @@ async def served_app(
         runtime = Runtime(Snapshot.of(loaded, provider))
         auth = provider.get_remote_auth_provider()
         sessions = SessionTracker()
-        mcp = loaded.app or FastMCP(loaded.config.server.name)
+        server = loaded.config.server
+        mcp = loaded.app or FastMCP(server.name, version=server.version or __version__)
         mcp.auth = auth
         mcp.add_middleware(sessions)
         mcp.add_middleware(
@@ -111,7 +113,6 @@ async def served_app(
             ready_endpoint(lambda: runtime.current.provider.ready())
         )
         _metrics.record_config_loaded(reloader.status.loaded_at)
-        server = loaded.config.server
         app = mcp.http_app(
             path=server.path,
             transport="sse" if server.transport == "sse" else "http",

@@ -19,8 +19,9 @@ _NO_STORE = {"Cache-Control": "no-store"}
 
 def health_endpoint(status: ReloadStatus) -> Callable[[Request], Awaitable[JSONResponse]]:
     """The ``/healthz`` handler: ``status``, the serving process's ``pid``, the config's
-    SHA-256, load time (ISO 8601, UTC), reload count and the last reload error (already
-    stripped of paths by the reloader). Always 200 while the process serves."""
+    SHA-256, load time (ISO 8601, UTC), reload count, the last reload error (already
+    stripped of paths by the reloader) and ``restart_pending``: the changed fields that wait
+    for a restart (empty when none). Always 200 while the process serves."""
 
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse(
@@ -34,6 +35,7 @@ def health_endpoint(status: ReloadStatus) -> Callable[[Request], Awaitable[JSONR
                 },
                 "last_reload_error": status.last_error,
                 "last_reload_error_at": _iso(status.last_error_at),
+                "restart_pending": list(status.restart_pending),
             },
             headers=_NO_STORE,
         )

@@ -47,10 +47,11 @@ def configure_logging(
     else:
         handler.setFormatter(logging.Formatter(text_format))
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
-    if log_format == "json":
-        # FastMCP gives its logger a rich console handler of its own: send it to ours.
-        fastmcp = logging.getLogger("fastmcp")
-        for own in fastmcp.handlers[:]:
-            fastmcp.removeHandler(own)
-        fastmcp.propagate = True
+    # FastMCP gives its logger a rich console handler of its own: send it to ours, in either
+    # format, at our level.
+    fastmcp = logging.getLogger("fastmcp")
+    for own in fastmcp.handlers[:]:
+        fastmcp.removeHandler(own)
+    fastmcp.propagate = True
+    fastmcp.setLevel(logging.NOTSET)
     logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLevelName(level.upper())))

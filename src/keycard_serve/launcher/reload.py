@@ -32,7 +32,16 @@ __all__ = ["ReloadStatus", "Reloader"]
 
 logger = logging.getLogger("keycard_serve.reload")
 
-_RESTART_FIELDS = ("base_url", "host", "port", "path", "transport", "stateless", "workers")
+_RESTART_FIELDS = (
+    "base_url",
+    "host",
+    "port",
+    "path",
+    "transport",
+    "stateless",
+    "workers",
+    "version",
+)
 _OLD_PROVIDER_GRACE = 60.0  # seconds in-flight calls may still use a replaced provider
 
 
@@ -41,7 +50,9 @@ class ReloadStatus:
     """What ``/healthz`` reports about configuration loading.
 
     ``loaded_at`` and ``last_error_at`` are epoch seconds; ``last_error`` is a summary
-    without the config's directory (``/healthz`` needs no token).
+    without the config's directory (``/healthz`` needs no token). ``restart_pending`` names the
+    fields (``server.base_url``, ``zone.dev``...) whose change in the file waits for a restart;
+    ``sha256`` is the file's even then.
     """
 
     sha256: str
@@ -49,6 +60,7 @@ class ReloadStatus:
     reloads: int = 0
     last_error: str | None = None
     last_error_at: float | None = None
+    restart_pending: tuple[str, ...] = ()
 
 
 class Reloader:
@@ -152,9 +164,9 @@ class Reloader:
         # Listeners, the audit file and the span exporter are set up once, at start.
         if old.observability != new.observability:
             restart.append("observability")
-        if restart or dev_toggled:
-            what = ", ".join(restart + (["zone.dev"] if dev_toggled else []))
-            notes.append(f"{what} changed: restart keycard-serve to apply it")
+        pending = tuple(restart + (["zone.dev"] if dev_toggled else []))
+        if pending:
+            notes.append(f"{', '.join(pending)} changed: restart keycard-serve to apply it")
             logger.warning("%s", notes[-1])
             loaded = _keep(loaded, current.loaded, zone=dev_toggled)
             new = loaded.config
@@ -185,6 +197,7 @@ class Reloader:
         self.status.sha256 = loaded.sha256
         self.status.loaded_at = time.time()
         self.status.reloads += 1
+        self.status.restart_pending = pending
         self.status.last_error = self.status.last_error_at = None
         in_sync = not (restart or dev_toggled)
         _metrics.record_config_reload("ok", in_sync=in_sync)

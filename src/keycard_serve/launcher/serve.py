@@ -102,9 +102,10 @@ async def serve(
             uvicorn.Config(
                 served.app,
                 log_level=log_level or loaded.config.log_level,
+                # No handlers of uvicorn's own: its records reach the root logger's handler,
+                # set up by the command (text or json), once per line.
+                log_config=None,
                 timeout_graceful_shutdown=5,
-                # json: no handlers of uvicorn's own, its records reach the root logger's.
-                **({"log_config": None} if log_format == "json" else {}),
             )
         )
         if out is not None:

@@ -12,7 +12,9 @@ import logging
 import weakref
 from typing import Any
 
+from fastmcp import Context
 from fastmcp.server.middleware import Middleware, MiddlewareContext
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 __all__ = ["SessionTracker"]
 
@@ -29,7 +31,7 @@ class SessionTracker(Middleware):
         # Overridden whole (FastMCP's documented signature): only requests matter, and
         # Middleware.__call__ would build its chain of hooks on every message.
         ctx = context.fastmcp_context
-        if ctx is not None and context.type == "request":
+        if ctx is not None and context.type == "request" and _has_session(ctx):
             # No session for this request (stateless), or one that cannot be tracked.
             with contextlib.suppress(RuntimeError, TypeError):
                 self._sessions.add(ctx.session)
@@ -46,3 +48,10 @@ class SessionTracker(Middleware):
                 self._sessions.discard(session)
         logger.info("told %d open session(s) that the tool list changed", reached)
         return reached
+
+
+def _has_session(ctx: Context) -> bool:
+    """False on the 2026-07-28 protocol, where each request is a connection of its own: the
+    SDK builds a session object per request, but none lives on to be notified."""
+    request = ctx.request_context
+    return request is None or request.protocol_version not in MODERN_PROTOCOL_VERSIONS
