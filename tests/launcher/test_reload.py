@@ -241,9 +241,9 @@ async def test_open_sessions_hear_that_the_tool_list_changed(reloading):
         ) as client,
         Client(reloading.launched.mcp_url, auth=reloading.token()) as modern,
     ):
-        await client.call_tool("grants_seen", {})
         for _ in range(3):
             await modern.call_tool("grants_seen", {})  # 2026-07-28: no session to tell
+        await client.call_tool("grants_seen", {})
         extra = "  - function: reload_tools:version\n    name: version_again\n"
         reloading.apply(reloading.text(extra=extra))
         tools = {tool.name for tool in await client.list_tools()}
