@@ -133,7 +133,8 @@ def test_token_works_for_any_config_and_says_the_zone_is_replaced(tmp_path, monk
     assert result.exit_code == 0, result.output
     assert "zone.url: not used in dev mode" in result.output
     assert "credentials: not used in dev mode" in result.output
-    token = result.output.strip().splitlines()[-1]
+    # stdout's one line is the token (other lines are stderr's warnings, maybe logs).
+    (token,) = [line for line in result.output.splitlines() if line.startswith("eyJ")]
     claims = jwt.decode(token, options={"verify_signature": False})
     # Never served yet: the URL dev would serve it on.
     assert claims["aud"] == "http://127.0.0.1:8000/mcp"
