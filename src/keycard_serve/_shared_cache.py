@@ -81,7 +81,10 @@ class SharedTokenCache(Generic[R]):
 
     ``record_type`` is a dataclass (``ExchangedToken``); records travel as JSON of its fields,
     tuples as lists. ``encryption_keys`` are 32-byte keys (``parse_encryption_key``): the first
-    seals, all open. ``namespace`` separates servers sharing a store (``default_namespace``).
+    seals, all open. ``namespace`` separates servers sharing a store (``default_namespace``);
+    ``context`` (the zone and how it is asked, see ``AuthProvider``) is part of every entry's
+    name, so a server whose zone or exchange settings changed never reads entries made under the
+    old ones (a reload, or old and new replicas during a rolling update).
     Constructing connects to nothing; ``aclose()`` releases the connections.
     """
 
@@ -92,6 +95,7 @@ class SharedTokenCache(Generic[R]):
         encryption_keys: Sequence[bytes],
         namespace: str,
         record_type: type[R],
+        context: str = "",
         timeout: float = DEFAULT_TIMEOUT,
         breaker_threshold: int = 3,
         breaker_reset: float = 10.0,
@@ -105,6 +109,7 @@ class SharedTokenCache(Generic[R]):
         entry_name(namespace, ())  # raises ValueError for a bad namespace, before serving
         self._sealer = Sealer(encryption_keys)
         self._namespace = namespace
+        self._context = context
         self._record_type = record_type
         self._fields = frozenset(field.name for field in dataclasses.fields(record_type))
         self._timeout = timeout
@@ -134,13 +139,17 @@ class SharedTokenCache(Generic[R]):
     def __repr__(self) -> str:
         return f"SharedTokenCache(store={self._where!r}, namespace={self._namespace!r})"
 
+    def entry_name(self, key: Sequence[Hashable]) -> str:
+        """The store's name for ``key``: a hash of the namespace, the context and the key."""
+        return entry_name(self._namespace, (self._context, *key))
+
     async def get(self, key: Sequence[Hashable]) -> R | None:
         """The record stored for ``key`` (the in-process cache key), or None.
 
         None also when the store is unavailable or its breaker open, when the entry does not
         open with any key, or when its ``valid_until`` has passed. Never raises for the store.
         """
-        name = entry_name(self._namespace, key)
+        name = self.entry_name(key)
         sealed = await self._call(lambda: self._client.get(name))
         if not isinstance(sealed, bytes):
             return None
@@ -158,7 +167,7 @@ class SharedTokenCache(Generic[R]):
         """
         if ttl <= 0:
             return
-        name = entry_name(self._namespace, key)
+        name = self.entry_name(key)
         fields = {field: getattr(record, field) for field in self._fields}
         plaintext = json.dumps(
             {"valid_until": self._clock() + ttl, "record": fields}, separators=(",", ":")

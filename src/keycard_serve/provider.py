@@ -8,6 +8,8 @@ configured, a tier in Redis or Valkey shared by every process of the server).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -138,10 +140,12 @@ class AuthProvider:
         self._discovery = ZoneDiscovery(self.zone_url, self._pool.get)
         self._jwks: RemoteJWKSet | None = None
         self._verifiers: dict[tuple[tuple[str, ...], tuple[str, ...]], JWTVerifier] = {}
+        profile = exchange or ExchangeProfile()
         self._shared_cache = _shared_cache(
             cache_url,
             cache_encryption_keys,
             cache_namespace or default_namespace(self.mcp_base_url),
+            context=_delegation_context(self.zone_url, profile),
         )
         self._cache = ExchangeCache(shared=self._shared_cache)
         self._ready = False
@@ -151,7 +155,7 @@ class AuthProvider:
             application_credential,
             self._pool.get,
             deadline=exchange_timeout,
-            profile=exchange or ExchangeProfile(),
+            profile=profile,
         )
         self._delegator = Delegator(exchanger, self._cache, leeway=leeway)
         self._remote_auth: KeycardAuth | None = None
@@ -293,8 +297,17 @@ class AuthProvider:
         )
 
 
+def _delegation_context(zone_url: str, profile: ExchangeProfile) -> str:
+    """What besides the cache key decides an exchanged token: the zone and the request shape.
+
+    The client id, caller token, resource and scopes are in the cache key already.
+    """
+    fields = dataclasses.asdict(profile)
+    return json.dumps([zone_url, fields], sort_keys=True, separators=(",", ":"), default=str)
+
+
 def _shared_cache(
-    url: str | None, keys: Sequence[str | bytes], namespace: str
+    url: str | None, keys: Sequence[str | bytes], namespace: str, *, context: str
 ) -> SharedTokenCache[ExchangedToken] | None:
     """The shared tier the ``cache_*`` keywords describe, or None without a URL."""
     if url is None:
@@ -306,7 +319,11 @@ def _shared_cache(
     try:
         parsed = [key if isinstance(key, bytes) else parse_encryption_key(key) for key in keys]
         return SharedTokenCache(
-            url, encryption_keys=parsed, namespace=namespace, record_type=ExchangedToken
+            url,
+            encryption_keys=parsed,
+            namespace=namespace,
+            record_type=ExchangedToken,
+            context=context,
         )
     except ValueError as exc:
         raise ConfigurationError(f"shared token cache: {exc}", code="cache_config") from None

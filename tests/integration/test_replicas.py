@@ -23,8 +23,11 @@ import httpx
 import pytest
 from fastmcp import Client
 
+from keycard_serve import ExchangeProfile
 from keycard_serve._exchange_cache import cache_key
 from keycard_serve._sealing import entry_name
+from keycard_serve._urls import resolve_zone_url
+from keycard_serve.provider import _delegation_context
 from tests.support.authserver import AuthServer
 from tests.support.launcher import Launched, launch
 from tests.support.polling import poll
@@ -167,12 +170,16 @@ async def test_an_entry_swapped_to_another_user_is_refused_end_to_end(
     await whoami(first.base_url + "mcp", alice)
     await whoami(first.base_url + "mcp", bob)  # writes Bob's entries through
     client_id = authserver.clients["mcp-server"][0]
+    # Entry names as every replica computes them (namespace, zone and exchange shape, key).
+    context = _delegation_context(resolve_zone_url(None, authserver.issuer), ExchangeProfile())
+
+    def name_of(caller: str, resource: str, scopes: tuple[str, ...]) -> str:
+        return entry_name(NAMESPACE, (context, *cache_key(caller, resource, scopes, client_id)))
+
     with replicas.store.client() as raw:
         for resource, scopes in ((WEATHER, ()), (MAIL, ("mail.read",))):
-            alice_entry = raw.get(
-                entry_name(NAMESPACE, cache_key(alice, resource, scopes, client_id))
-            )
-            bob_name = entry_name(NAMESPACE, cache_key(bob, resource, scopes, client_id))
+            alice_entry = raw.get(name_of(alice, resource, scopes))
+            bob_name = name_of(bob, resource, scopes)
             assert alice_entry is not None and raw.exists(bob_name)
             raw.set(bob_name, alice_entry, px=60_000)
     authserver.reset_stats()

@@ -19,7 +19,7 @@ import pytest
 import pytest_asyncio
 
 from keycard_serve import ExchangedToken
-from keycard_serve._sealing import Sealer, entry_name
+from keycard_serve._sealing import Sealer
 from keycard_serve._shared_cache import SharedTokenCache
 from tests.support.redis_server import RedisServer, redis_server
 
@@ -110,7 +110,7 @@ async def test_tampered_swapped_planted_and_truncated_entries_are_misses(
     mine, other = cache_key(), cache_key("https://mail.example/")
     await cache.put(mine, DELEGATED, ttl=60)
     await cache.put(other, DELEGATED, ttl=60)
-    name, other_name = entry_name("weather-prod", mine), entry_name("weather-prod", other)
+    name, other_name = cache.entry_name(mine), cache.entry_name(other)
     with store.client() as raw:
         sealed = raw.get(name)
         flipped = bytearray(sealed)
@@ -165,7 +165,7 @@ async def test_the_store_expires_entries_after_the_callers_ttl(
     store: RedisServer, cache: SharedTokenCache
 ) -> None:
     await cache.put(cache_key(), DELEGATED, ttl=0.3)
-    name = entry_name("weather-prod", cache_key())
+    name = cache.entry_name(cache_key())
     with store.client() as raw:
         assert 0 < raw.pttl(name) <= 300
     deadline = time.monotonic() + 5
@@ -184,7 +184,7 @@ async def test_an_entry_is_never_served_past_its_sealed_expiry(store: RedisServe
     try:
         await cache.put(cache_key(), DELEGATED, ttl=60)
         with store.client() as raw:
-            raw.persist(entry_name("weather-prod", cache_key()))  # the store forgets the TTL
+            raw.persist(cache.entry_name(cache_key()))  # the store forgets the TTL
         now[0] += 59.9
         assert await cache.get(cache_key()) == DELEGATED
         now[0] += 0.1
@@ -269,7 +269,7 @@ async def test_no_token_key_or_ciphertext_reaches_the_log(
         await writer.put(cache_key(), DELEGATED, ttl=60)
         assert await stranger.get(cache_key()) is None
         with store.client() as raw:
-            sealed = raw.get(entry_name("weather-prod", cache_key()))
+            sealed = raw.get(writer.entry_name(cache_key()))
     finally:
         await writer.aclose()
         await stranger.aclose()

@@ -120,3 +120,35 @@ async def test_a_dead_store_means_a_direct_exchange_never_a_failed_call(
         assert zone.exchanges == 1  # the in-process tier still works
     finally:
         store.start()
+
+
+async def test_servers_asking_the_zone_differently_never_share_entries(
+    store: RedisServer,
+) -> None:
+    """A reload that changes the zone or the exchange settings (or old and new replicas in a
+    rolling update) must not read tokens made under the old ones from the shared store."""
+    from keycard_serve import ExchangeProfile
+    from keycard_serve.provider import _delegation_context
+
+    clock = Clock()
+    zone = Zone(clock)
+
+    def server(context: str) -> ExchangeCache:
+        shared = SharedTokenCache(
+            store.url,
+            encryption_keys=[KEY],
+            namespace="two-tier",
+            record_type=ExchangedToken,
+            clock=clock,
+            context=context,
+        )
+        return ExchangeCache(clock=clock, shared=shared)
+
+    by_resource = _delegation_context("https://zone.example", ExchangeProfile())
+    by_audience = _delegation_context("https://zone.example", ExchangeProfile(target="audience"))
+    other_zone = _delegation_context("https://other.example", ExchangeProfile())
+    assert len({by_resource, by_audience, other_zone}) == 3
+    for context in (by_resource, by_audience, other_zone, by_resource):
+        await server(context).get_or_exchange(KEY_ALICE, zone.exchange, not_after=NOW + 3600)
+    # One exchange per distinct context; the last server reads the first one's entry.
+    assert zone.exchanges == 3
