@@ -2,27 +2,41 @@
 
 Map of the package (one concept per module; data flows config -> provider -> adapter -> server):
 
-    config/            read and validate a YAML file (loader, models, findings), then import
-                       its tools; plan and online checks are views of a loaded config
-    provider           AuthProvider: one zone, one MCP server; builds everything below
-      _urls            the one canonical spelling of every URL (base, resource, well-known)
-      _discovery       RFC 8414 metadata of the zone, cached, retried
-      _jwks, _verifier inbound JWT access tokens (RFC 9068), keys from the zone's JWKS
-      _fastmcp_auth    KeycardAuth: the FastMCP adapter (401/403/503, RFC 9728 metadata)
+    config/            read and validate a YAML file (loader, models, findings, _yaml_hints),
+                       then, as a separate step, import its tools (imports); plan, online and
+                       token_shape are views and checks of a loaded config; _provider builds
+                       an AuthProvider from one
+    provider           AuthProvider: one zone, one MCP server; builds everything below and
+                       is the adapter's TokenBackend
+      _urls            the one canonical spelling of every URL (base, resource, well-known,
+                       origins) and what makes a URL acceptable
+      _discovery       RFC 8414 metadata of the zone, cached, one deadline, failures remembered
+      _jwks, _verifier inbound JWT access tokens (RFC 9068; other servers' shapes), keys from
+                       the zone's JWKS; _verified_cache remembers accepted tokens until exp
+      _scopes          scope hierarchies (a broader scope implies narrower ones)
+      _fastmcp_auth    KeycardAuth: the FastMCP adapter over a TokenBackend and a frozen
+                       ProtectedResource (401/403/503, RFC 9728 metadata, CORS); _origin the
+                       Origin rule (DNS rebinding)
       _grant           Grant, and the grant decorator: tokens in ctx.get_state("keycardai")
       _delegation      one caller token -> an AccessContext, all resources concurrently
-      _exchange_cache  exchanged tokens reused until near expiry; refusals remembered briefly
-      _exchange        RFC 8693 request and response (ExchangedToken); _circuit breaks outages
-      _exchange_profile  how the zone wants delegation asked for (RFC 8693 or on-behalf-of)
+      _exchange_cache  exchanged tokens reused until near expiry, refusals remembered briefly;
+                       _shared_cache + _sealing the encrypted Redis/Valkey tier behind it
+      _exchange        RFC 8693 request and response (ExchangedToken), _exchange_profile the
+                       flavour and targets (token exchange, on-behalf-of); _circuit breaks outages
       credentials      how the server authenticates to the zone (ClientSecret, PrivateKeyJWT,
                        WorkloadIdentity)
       access_context   what a granted tool reads: tokens and error dicts, by resource
+    _metrics, _tracing, _audit, _call_record   Prometheus metrics, OpenTelemetry spans, the
+                       audit trail, and the per-call record they are written from
     _http              one pooled httpx client per loop, byte caps, deadlines
-    _protocol, _algorithms, _singleflight   shared identifiers, JWS table, one-flight calls
-    launcher/          assemble the app of a config, serve it, reload it; devzone/ an embedded
-                       authorization server for `keycard-serve dev`; doctor/ replays clients
-    cli/               the keycard-serve command
-    testing            mock_access_context for users' own tests
+    _protocol, _algorithms, _singleflight, _signature, _sockets   shared identifiers, the JWS
+                       table, one-flight calls, Context parameters, listening sockets
+    launcher/          assemble the app of a config (assemble), serve it (serve, workers),
+                       reload it (reload, watch), observe it (observe, logs), /healthz /readyz
+    devzone/           an embedded authorization server for `keycard-serve dev`
+    doctor/            replays real clients' discovery against a running server
+    cli/               the keycard-serve command (imports FastMCP only where it serves)
+    testing            mock_access_context and server_from_config for users' own tests
     errors             the one error tree
 """
 
