@@ -122,6 +122,28 @@ def test_dev_serves_a_public_base_url_on_loopback_and_says_which_url(tmp_path):
     assert result["content"][0]["text"].startswith("Forecast for example: sunny")
 
 
+@pytest.mark.parametrize("name", ["keycloak", "entra"])
+def test_dev_serves_another_servers_example_with_working_delegation(tmp_path, name):
+    """Its token and exchange shapes describe the real server; the development zone has its
+    own, so a granted call through the banner's curl line gets delegated tokens."""
+    env = environment(tmp_path)
+    port = free_port()
+    config = f"configs/{name}.yaml"
+    with launch(
+        ["dev", config, "--port", str(port)],
+        base_url=f"http://127.0.0.1:{port}/",
+        env=env,
+        log_path=tmp_path / "log.txt",
+    ) as running:
+        log = running.log()
+        assert "zone.exchange: not used in dev mode" in log
+        answer = run_banner_command(curl_from_banner(log), env)
+    result = answer["result"]
+    assert not result.get("isError"), result
+    text = result["content"][0]["text"]
+    assert '"status":"success"' in text.replace(" ", ""), text
+
+
 def test_token_works_for_any_config_and_says_the_zone_is_replaced(tmp_path, monkeypatch):
     for name in [n for n in os.environ if n.startswith("KEYCARD_")]:
         monkeypatch.delenv(name)

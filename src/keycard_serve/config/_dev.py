@@ -3,9 +3,13 @@
 In dev mode the zone's ``url`` or ``id`` and the ``credentials`` section are never used (the
 embedded development zone issues the tokens and is the server's zone), so they are dropped
 before validation: their ``${VARS}`` need not be set and their secret files need not exist.
-The rest of the zone (``required_scopes``, token types) and every other section are read as
-usual. Each dropped key is reported as a warning at its line, so nobody mistakes the result
-for the zone the file names.
+So are the settings that describe another authorization server's token and exchange shapes
+(``exchange``, ``accepted_issuers``, ``accepted_audiences``, ``tokens_without_audience``,
+``scope_claims``, ``scope_prefix``): the development zone issues RFC 9068 tokens and answers
+RFC 8693 exchanges by ``resource``, so a Keycloak or Entra example is served as written.
+The rest of the zone (``required_scopes``, ``scope_hierarchy``, token types) and every other
+section are read as usual. Each dropped key is reported as a warning at its line, so nobody
+mistakes the result for the zone the file names.
 """
 
 from __future__ import annotations
@@ -19,6 +23,15 @@ from .findings import Finding
 __all__ = ["dev_document", "dev_warnings"]
 
 _ZONE_SOURCES = ("url", "id")
+# Another server's shapes: the development zone has its own.
+_ZONE_SHAPES = (
+    "exchange",
+    "accepted_issuers",
+    "accepted_audiences",
+    "tokens_without_audience",
+    "scope_claims",
+    "scope_prefix",
+)
 
 
 def dev_document(data: Any) -> Any:
@@ -30,7 +43,8 @@ def dev_document(data: Any) -> Any:
     data = {key: value for key, value in data.items() if key != "credentials"}
     zone = data.get("zone", {})
     if isinstance(zone, dict):
-        zone = {key: value for key, value in zone.items() if key not in _ZONE_SOURCES}
+        dropped = (*_ZONE_SOURCES, *_ZONE_SHAPES)
+        zone = {key: value for key, value in zone.items() if key not in dropped}
         if not isinstance(zone.get("dev"), dict):
             zone["dev"] = {}
         data["zone"] = zone
@@ -46,6 +60,13 @@ def dev_warnings(data: Any, where: Locator) -> Iterator[Finding]:
         if isinstance(zone, dict) and key in zone:
             yield where.at(
                 ("zone", key), "not used in dev mode: a development zone replaces it", "warning"
+            )
+    for key in _ZONE_SHAPES:
+        if isinstance(zone, dict) and key in zone:
+            yield where.at(
+                ("zone", key),
+                "not used in dev mode: the development zone has its own token shapes",
+                "warning",
             )
     if "credentials" in data:
         yield where.at(
