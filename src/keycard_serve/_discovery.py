@@ -24,7 +24,7 @@ import httpx
 from ._http import HTTPFailure, request_json
 from ._metrics import record_discovery_fetch
 from ._singleflight import SingleFlight
-from ._tracing import ATTR_ERROR_CODE, ATTR_OUTCOME, ATTR_URL, SPAN_DISCOVERY, tracer
+from ._tracing import SPAN_DISCOVERY, traced_fetch
 from ._urls import is_loopback_host, same_issuer, well_known_url
 from .errors import DiscoveryError
 
@@ -130,20 +130,13 @@ class ZoneDiscovery:
 
     async def _discover(self) -> AuthorizationServerMetadata:
         """Discover once, in a span; counted by result."""
-        with tracer.start_as_current_span(SPAN_DISCOVERY, record_exception=False) as span:
-            try:
-                metadata = await self._discover_once()
-            except DiscoveryError as exc:
-                record_discovery_fetch(exc.code)
-                if span.is_recording():
-                    span.set_attributes(
-                        {ATTR_URL: self.zone_url, ATTR_OUTCOME: exc.code, ATTR_ERROR_CODE: exc.code}
-                    )
-                raise
-            record_discovery_fetch("ok")
-            if span.is_recording():
-                span.set_attributes({ATTR_URL: metadata.source_url, ATTR_OUTCOME: "ok"})
-            return metadata
+        return await traced_fetch(
+            SPAN_DISCOVERY,
+            self._discover_once,
+            record=record_discovery_fetch,
+            url=self.zone_url,
+            result_url=lambda metadata: metadata.source_url,
+        )
 
     async def _discover_once(self) -> AuthorizationServerMetadata:
         problems: list[str] = []

@@ -21,7 +21,7 @@ from ._algorithms import ALGORITHMS
 from ._http import HTTPFailure, request_json
 from ._metrics import record_jwks_fetch
 from ._singleflight import SingleFlight
-from ._tracing import ATTR_ERROR_CODE, ATTR_OUTCOME, ATTR_URL, SPAN_JWKS, tracer
+from ._tracing import SPAN_JWKS, traced_fetch
 from .errors import JWKSError
 
 __all__ = ["RemoteJWKSet"]
@@ -169,20 +169,9 @@ class RemoteJWKSet:
 
     async def _download(self) -> _KeySet:
         """Fetch and parse the JWKS once, in a span; counted by result."""
-        with tracer.start_as_current_span(SPAN_JWKS, record_exception=False) as span:
-            try:
-                keys = await self._download_once()
-            except JWKSError as exc:
-                record_jwks_fetch(exc.code)
-                if span.is_recording():
-                    span.set_attributes(
-                        {ATTR_URL: self._url, ATTR_OUTCOME: exc.code, ATTR_ERROR_CODE: exc.code}
-                    )
-                raise
-            record_jwks_fetch("ok")
-            if span.is_recording():
-                span.set_attributes({ATTR_URL: self._url, ATTR_OUTCOME: "ok"})
-            return keys
+        return await traced_fetch(
+            SPAN_JWKS, self._download_once, record=record_jwks_fetch, url=self._url
+        )
 
     async def _download_once(self) -> _KeySet:
         try:

@@ -12,11 +12,15 @@ the zone's metadata, codes and statuses, never a token, a secret or an assertion
 from __future__ import annotations
 
 import os
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from opentelemetry import trace
 
 from ._version import __version__
-from .errors import ConfigurationError
+from .errors import ConfigurationError, KeycardServeError
+
+T = TypeVar("T")
 
 __all__ = [
     "ATTR_CACHED",
@@ -32,6 +36,7 @@ __all__ = [
     "TracingSetup",
     "active",
     "configure_sdk",
+    "traced_fetch",
     "tracer",
 ]
 
@@ -56,6 +61,34 @@ def active() -> bool:
     """Whether an SDK (a real tracer provider) is installed: without one every span is a
     no-op, and hot paths may skip making them at all."""
     return not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
+
+
+async def traced_fetch(
+    name: str,
+    fetch: Callable[[], Awaitable[T]],
+    *,
+    record: Callable[[str], None],
+    url: str,
+    result_url: Callable[[T], str] | None = None,
+) -> T:
+    """``await fetch()`` in span ``name``, counted by ``record`` with ``"ok"`` or the code of
+    the ``KeycardServeError`` it raised (re-raised). The span's URL is ``url``, or
+    ``result_url(result)`` on success (where the document really came from)."""
+    with tracer.start_as_current_span(name, record_exception=False) as span:
+        try:
+            result = await fetch()
+        except KeycardServeError as exc:
+            record(exc.code)
+            if span.is_recording():
+                span.set_attributes(
+                    {ATTR_URL: url, ATTR_OUTCOME: exc.code, ATTR_ERROR_CODE: exc.code}
+                )
+            raise
+        record("ok")
+        if span.is_recording():
+            where = result_url(result) if result_url is not None else url
+            span.set_attributes({ATTR_URL: where, ATTR_OUTCOME: "ok"})
+        return result
 
 
 class TracingSetup:
