@@ -52,7 +52,7 @@ from ._metrics import record_bearer_refused, record_bearer_unchecked
 from ._origin import OriginGuard, OriginPolicy
 from ._scopes import ScopeHierarchy
 from ._tracing import ATTR_ERROR_CODE, ATTR_OUTCOME, SPAN_VERIFY, tracer
-from ._urls import path_of, resource_url, well_known_url
+from ._urls import endpoint_path, path_of, resource_url, well_known_url
 from ._verifier import VerifiedToken, audience_matches
 from .errors import DiscoveryError, JWKSError, TokenError
 
@@ -121,8 +121,17 @@ class ProtectedResource:
         return OriginPolicy.of(self.base_url, self.allowed_origins)
 
     def endpoint_url(self, mcp_path: str | None) -> str:
-        """The MCP endpoint's canonical URL: what clients request tokens for (RFC 8707)."""
-        return resource_url(self.base_url, mcp_path)
+        """The MCP endpoint's canonical URL: what clients request tokens for (RFC 8707).
+
+        ``mcp_path`` is where the app mounts the endpoint. Behind a proxy that forwards paths
+        unchanged that is its public path, so one under ``base_url``'s path names the URL
+        itself: base ``https://h/tenant/`` and ``/tenant/mcp`` give ``https://h/tenant/mcp``.
+        Any other path is taken as below the base URL (``/mcp`` gives the same URL).
+        """
+        path, prefix = endpoint_path(mcp_path), path_of(self.base_url)
+        if prefix and (path == prefix or path.startswith(prefix + "/")):
+            path = path[len(prefix) :]
+        return resource_url(self.base_url, path)
 
     def audiences(self, mcp_path: str | None) -> tuple[str, ...]:
         """Accepted token audiences: the MCP endpoint URL, then the base URL (0.9.0's)."""

@@ -164,7 +164,7 @@ SPELLINGS = [
     ),
     (
         "https://mcp.example.com/tenant/",
-        "/mcp",
+        "/tenant/mcp",  # mounted at its public path: the proxy forwards paths unchanged
         "https://mcp.example.com/tenant/mcp",
         "https://mcp.example.com/.well-known/oauth-protected-resource/tenant/mcp",
         "https://mcp.example.com/.well-known/oauth-protected-resource/tenant",

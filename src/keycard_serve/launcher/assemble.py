@@ -22,7 +22,7 @@ from ..config import LoadedConfig
 from ..config._provider import build_provider
 from ..credentials import ClientSecret
 from ..devzone import DevZone
-from ._endpoint_alias import EndpointAlias
+from ._endpoint_alias import EndpointAlias, mount_path
 from .dev import dev_zone_for
 from .health import health_endpoint, ready_endpoint
 from .observe import Observability, RequestObserver
@@ -114,7 +114,7 @@ async def served_app(
         )
         _metrics.record_config_loaded(reloader.status.loaded_at)
         app = mcp.http_app(
-            path=server.path,
+            path=mount_path(server.mcp_url),
             transport="sse" if server.transport == "sse" else "http",
             stateless_http=server.stateless,
             middleware=_http_middleware(runtime, auth, observability),
@@ -128,11 +128,11 @@ def _http_middleware(
     """The endpoint's slash variant without a redirect, request ids and the 401 audit, then
     per-tool inbound scopes as HTTP 403 ``insufficient_scope`` (RFC 6750 section 3.1)."""
     return [
-        Middleware(EndpointAlias, path=runtime.current.loaded.config.server.path),
+        Middleware(EndpointAlias, path=mount_path(runtime.current.loaded.config.server.mcp_url)),
         Middleware(RequestObserver, audit=observability.audit),
         Middleware(
             ToolScopeGuard,
-            path=runtime.current.loaded.config.server.path,
+            path=mount_path(runtime.current.loaded.config.server.mcp_url),
             required_scopes=lambda name: runtime.current.scopes(name),
             challenge=auth.insufficient_scope_challenge,
             active=lambda: runtime.current.scoped,
