@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from ._exchange import ExchangedToken
 from ._metrics import record_cache_lookup
 from ._shared_cache import SharedTokenCache
-from ._singleflight import SingleFlight
+from ._singleflight import SingleFlight, own_copy
 from .errors import TokenExchangeError
 
 __all__ = ["CacheKey", "ExchangeCache", "cache_key"]
@@ -139,7 +139,7 @@ class ExchangeCache:
         if entry.refusal is not None:
             if count:
                 record_cache_lookup("memory", "refused")
-            raise _again(entry.refusal)
+            raise own_copy(entry.refusal)
         assert entry.token is not None
         if count:
             record_cache_lookup("memory", "hit")
@@ -194,17 +194,3 @@ class ExchangeCache:
         skew = min(self._skew, lifetime / 2)
         limit = token.expires_at if not_after is None else min(token.expires_at, not_after)
         return limit - skew
-
-
-def _again(refusal: TokenExchangeError) -> TokenExchangeError:
-    """The remembered refusal as a new exception (one object raised in many tasks would
-    collect every task's traceback)."""
-    return TokenExchangeError(
-        refusal.message,
-        resource=refusal.resource,
-        code=refusal.code,
-        error=refusal.error,
-        description=refusal.description,
-        status=refusal.status,
-        retryable=refusal.retryable,
-    )

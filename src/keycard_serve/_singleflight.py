@@ -9,9 +9,10 @@ import asyncio
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Generic, TypeVar
 
-__all__ = ["SingleFlight"]
+__all__ = ["SingleFlight", "own_copy"]
 
 T = TypeVar("T")
+E = TypeVar("E", bound=BaseException)
 
 
 class SingleFlight(Generic[T]):
@@ -39,7 +40,7 @@ class SingleFlight(Generic[T]):
         except Exception as exc:
             if not call.done() or call.cancelled() or call.exception() is not exc:
                 raise  # not fn()'s failure (this waiter was interrupted): nothing to copy
-            raise _own_copy(exc) from exc
+            raise own_copy(exc) from exc
 
     def _forget(self, key: Hashable, done: asyncio.Future[T]) -> None:
         if self._calls.get(key) is done:
@@ -48,8 +49,9 @@ class SingleFlight(Generic[T]):
             done.exception()  # retrieved: a failure nobody waited for any more is not an error
 
 
-def _own_copy(exc: Exception) -> Exception:
-    """A new exception object equal to ``exc`` (its ``__init__`` is not run again)."""
+def own_copy(exc: E) -> E:
+    """A new exception object equal to ``exc`` (its ``__init__`` is not run again), for
+    raising one failure in many tasks without piling their tracebacks onto one object."""
     kind = type(exc)
     copy = kind.__new__(kind, *exc.args)
     copy.args = exc.args
