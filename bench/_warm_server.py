@@ -8,10 +8,12 @@
 ``get_state`` is synchronous). Each tool ``name`` in ``tools`` (a name -> resources map) answers
 ``"<status> <resource> ..."``; the ungranted servers answer what a granted call that succeeded
 answers. The launcher (``keycard-serve run``) gets the same body from ``tool_module`` below.
+``gc_freeze``: freeze the objects start-up made before serving, as the launcher does.
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
 from collections.abc import Callable
@@ -91,6 +93,9 @@ def main() -> None:
     if kind in ("plain", "jwt"):
         for name, function in _tools(tools, granted=False).items():
             mcp.tool(name=name)(function)
+    if cfg["gc_freeze"]:  # what `keycard-serve run` does before it serves (launcher/_heap.py)
+        gc.collect()
+        gc.freeze()
     mcp.run(
         transport="http",
         host="127.0.0.1",

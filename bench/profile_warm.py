@@ -227,6 +227,9 @@ def main() -> None:
         "--diff", type=Path, nargs=2, metavar="RAW", help="per-call cost of B minus A (warm mode)"
     )
     parser.add_argument("--py-spy", default=shutil.which("py-spy"), help="the py-spy binary")
+    parser.add_argument(
+        "--gc-freeze", action="store_true", help="script servers freeze start-up objects too"
+    )
     args = parser.parse_args()
     if args.summarize:
         summarize(args.summarize, args.top)

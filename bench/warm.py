@@ -167,6 +167,7 @@ def script_subject(key: str, label: str, python: str, zone: Zone, args: argparse
             "tools": TOOLS,
             "log_level": args.log_level,
             "stateless": args.stateless,
+            "gc_freeze": args.gc_freeze,
         }
         return [python, str(ROOT / "bench" / "_warm_server.py"), json.dumps(settings)]
 
@@ -540,6 +541,8 @@ def describe(args: argparse.Namespace, originals: str) -> None:
         f"transport: {mode}, protocol {PROTOCOL_VERSION}, SSE answers; servers log at "
         f"{args.log_level}"
     )
+    frozen = "every server" if args.gc_freeze else "the launcher only (as it does by itself)"
+    print(f"gc.freeze() of start-up objects before serving: {frozen}")
     pinned = (
         f"servers pinned to CPU {sorted(args.server_cpus)}, driver and zone to {sorted(cpus)}"
         if args.server_cpus
@@ -664,6 +667,11 @@ def main() -> None:
     parser.add_argument("--stateless", action="store_true", help="stateless HTTP for all")
     parser.add_argument("--log-level", default="warning", help="servers' log level")
     parser.add_argument("--no-pin", action="store_true", help="do not pin servers to a CPU")
+    parser.add_argument(
+        "--gc-freeze",
+        action="store_true",
+        help="freeze start-up objects (gc.freeze) in the script servers too, as the launcher does",
+    )
     parser.add_argument("--only", nargs="+", help="plain jwt library launcher original")
     parser.add_argument(
         "--at", help="measure keycard-serve's src as committed at this git revision"

@@ -59,14 +59,21 @@ async def served_app(
     *,
     request_restart: Callable[[str], None] | None = None,
     read: Callable[[Path], LoadedConfig] | None = None,
+    on_reloaded: Callable[[], None] | None = None,
 ) -> AsyncIterator[Served]:
     """The ASGI app of ``loaded``, with its dev zone running for as long as the block lasts.
 
     ``loaded`` must have its tools imported (``import_tools``). ``request_restart(reason)`` is
     called when a reload cannot be applied in this process (an adopted app's module changed);
     without it such a reload is reported as needing a manual restart. ``read(path)`` reads the
-    file again on reload (``Reloader``). The provider (and the dev zone) are closed when the
-    block ends.
+    file again on reload and ``on_reloaded()`` is called after each reload that swapped in a
+    changed config (``Reloader``). The provider (and the dev zone) are closed when the block
+    ends.
+
+    Only what the config asks for sits on the path of each call: the session tracker (for
+    ``tools/list_changed``) unless ``server.stateless``, the tool-call observer and the
+    request observer only with metrics or an audit log; the scope checks always, as a reload
+    can give a tool scopes.
     """
     async with contextlib.AsyncExitStack() as stack:
         dev_zone = None
@@ -84,7 +91,8 @@ async def served_app(
         server = loaded.config.server
         mcp = loaded.app or FastMCP(server.name, version=server.version or __version__)
         mcp.auth = auth
-        mcp.add_middleware(sessions)
+        if not server.stateless:  # a change of server.stateless waits for a restart
+            mcp.add_middleware(sessions)
         mcp.add_middleware(
             ToolScopeMiddleware(
                 lambda name: runtime.current.scopes(name),
@@ -92,7 +100,8 @@ async def served_app(
                 observability.scope_refused,
             )
         )
-        mcp.add_middleware(observability.tool_observer())
+        if observability.observes_calls:
+            mcp.add_middleware(observability.tool_observer())
         registry = ToolRegistry(mcp, runtime)
         if loaded.app is not None:
             await registry.adopt()
@@ -107,6 +116,7 @@ async def served_app(
             announce=sessions.announce_tool_list_changed,
             request_restart=request_restart,
             read=read,
+            on_reloaded=on_reloaded,
         )
         mcp.custom_route("/healthz", methods=["GET"])(health_endpoint(reloader.status))
         mcp.custom_route("/readyz", methods=["GET"])(
@@ -125,14 +135,17 @@ async def served_app(
 def _http_middleware(
     runtime: Runtime, auth: KeycardAuth, observability: Observability
 ) -> list[Middleware]:
-    """The endpoint's slash variant without a redirect, request ids and the 401 audit, then
-    per-tool inbound scopes as HTTP 403 ``insufficient_scope`` (RFC 6750 section 3.1)."""
+    """The endpoint's slash variant without a redirect, request ids and the 401 audit (with an
+    audit log), then per-tool inbound scopes as HTTP 403 ``insufficient_scope`` (RFC 6750
+    section 3.1)."""
+    path = mount_path(runtime.current.loaded.config.server.mcp_url)
+    audit = [Middleware(RequestObserver, audit=observability.audit)] if observability.audit else []
     return [
-        Middleware(EndpointAlias, path=mount_path(runtime.current.loaded.config.server.mcp_url)),
-        Middleware(RequestObserver, audit=observability.audit),
+        Middleware(EndpointAlias, path=path),
+        *audit,
         Middleware(
             ToolScopeGuard,
-            path=mount_path(runtime.current.loaded.config.server.mcp_url),
+            path=path,
             required_scopes=lambda name: runtime.current.scopes(name),
             challenge=auth.insufficient_scope_challenge,
             active=lambda: runtime.current.scoped,

@@ -61,6 +61,11 @@ class Observability:
         )
         self.audit = AuditLog(config.audit.path) if config.audit is not None else None
 
+    @property
+    def observes_calls(self) -> bool:
+        """Whether tool calls are counted or audited (metrics or an audit log configured)."""
+        return self.registry is not None or self.audit is not None
+
     def tool_observer(self) -> ToolCallObserver:
         """The FastMCP middleware counting and auditing tool calls."""
         return ToolCallObserver(self.audit)

@@ -64,12 +64,13 @@ class ToolScopeGuard:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         user = scope.get("user")
+        # Cheapest first: while no tool has scopes, nothing else is looked at.
         if (
-            scope["type"] != "http"
+            not self.active()
+            or scope["type"] != "http"
             or scope["method"] != "POST"
-            or endpoint_path(scope["path"]) != self.path
             or not isinstance(user, AuthenticatedUser)
-            or not self.active()
+            or (scope["path"] != self.path and endpoint_path(scope["path"]) != self.path)
         ):
             await self.app(scope, receive, send)
             return

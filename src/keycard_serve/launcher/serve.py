@@ -24,10 +24,12 @@ from .._sockets import listen
 from .._urls import is_loopback_host
 from ..config import LoadedConfig
 from ..errors import ConfigurationError
+from ._heap import LongLivedHeap
 from .assemble import served_app
 from .banner import render_banner
 from .dev import remember_served
 from .logs import LogFormat
+from .reload import REPLACED_PROVIDER_GRACE
 from .watch import tool_directories, watch
 
 __all__ = ["serve"]
@@ -67,7 +69,10 @@ async def serve(
     The ``observability`` section: the span exporter runs for as long as the server does,
     SIGHUP also reopens the audit log, and the metrics listener is started here unless
     ``metrics_url`` says where a supervisor already serves the workers' sum (then only the
-    banner shows it). Raises ``ConfigurationError`` for a dev zone on a non-loopback host or a
+    banner shows it). This function owns the process: once the app is built it freezes the
+    objects start-up made (``gc.freeze``, see ``_heap``), so the garbage collector no longer
+    walks them, and thaws them on each reload until reloads settle. Raises
+    ``ConfigurationError`` for a dev zone on a non-loopback host or a
     missing tracing SDK, and ``OSError`` when an address cannot be bound.
     """
     server = loaded.config.server
@@ -85,10 +90,17 @@ async def serve(
     )
     sock = sock or listen(host, port)
     restart = asyncio.Event()
+    heap = LongLivedHeap(settle=REPLACED_PROVIDER_GRACE + 1.0)
     async with contextlib.AsyncExitStack() as stack:
         stack.callback(tracing.shutdown)
+        stack.callback(heap.close)
         served = await stack.enter_async_context(
-            served_app(loaded, request_restart=lambda _why: restart.set(), read=read)
+            served_app(
+                loaded,
+                request_restart=lambda _why: restart.set(),
+                read=read,
+                on_reloaded=heap.thaw,
+            )
         )
         if observability.metrics is not None and metrics_url is None:
             listener = _metrics.start_listener(
@@ -143,6 +155,7 @@ async def serve(
         if reload:
             tasks.add(asyncio.create_task(watch(served.reloader, tool_directories(loaded), stop)))
         restarter = asyncio.create_task(exit_for_restart())
+        heap.freeze()  # this process serves from here on: start-up's objects live to the end
         try:
             await uvicorn_server.serve(sockets=[sock])
         finally:
