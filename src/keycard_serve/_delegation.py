@@ -27,7 +27,6 @@ from ._tracing import (
     ATTR_OUTCOME,
     ATTR_RESOURCE,
     SPAN_EXCHANGE,
-    tracer,
 )
 from .access_context import AccessContext
 from .errors import TokenExchangeError
@@ -162,9 +161,7 @@ class Delegator:
             return token
 
         record = current_call.get()
-        with tracer.start_as_current_span(
-            SPAN_EXCHANGE, kind=SpanKind.CLIENT, record_exception=False
-        ) as span:
+        with _tracing.span(SPAN_EXCHANGE, SpanKind.CLIENT) as span:
             try:
                 token = await self._cache.get_or_exchange(
                     key, exchange, not_after=expires_at, looked_up=True
@@ -206,7 +203,9 @@ def _observe_cached(
                 if refused
                 else {ATTR_RESOURCE: grant.resource, ATTR_CACHED: True, ATTR_OUTCOME: "ok"}
             )
-            span = tracer.start_span(SPAN_EXCHANGE, kind=SpanKind.CLIENT, attributes=attributes)
+            span = _tracing.tracer.start_span(
+                SPAN_EXCHANGE, kind=SpanKind.CLIENT, attributes=attributes
+            )
             if refused:
                 span.set_status(Status(StatusCode.ERROR, refused.message))
             span.end()

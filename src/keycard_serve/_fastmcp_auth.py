@@ -51,7 +51,7 @@ from ._discovery import AuthorizationServerMetadata
 from ._metrics import record_bearer_refused, record_bearer_unchecked
 from ._origin import OriginGuard, OriginPolicy
 from ._scopes import ScopeHierarchy
-from ._tracing import ATTR_ERROR_CODE, ATTR_OUTCOME, SPAN_VERIFY, tracer
+from ._tracing import ATTR_ERROR_CODE, ATTR_OUTCOME, SPAN_VERIFY, span
 from ._urls import endpoint_path, path_of, resource_url, well_known_url
 from ._verifier import VerifiedToken, audience_matches
 from .errors import DiscoveryError, JWKSError, TokenError
@@ -264,14 +264,14 @@ class KeycardAuth(FastMCPAuthProvider):
         codes); ``TokenVerificationError`` when it could not be checked. In a span, counted."""
         binding = self._binding
         audiences = binding.resource.audiences(self._mcp_path)
-        with tracer.start_as_current_span(SPAN_VERIFY, record_exception=False) as span:
+        with span(SPAN_VERIFY) as current:
             try:
                 verified = await binding.backend.verify(token, audiences)
             except TokenError as exc:
                 logger.info("bearer token rejected: %s", exc.code)
                 record_bearer_refused(exc.code)
-                if span.is_recording():
-                    span.set_attributes({ATTR_OUTCOME: "refused", ATTR_ERROR_CODE: exc.code})
+                if current.is_recording():
+                    current.set_attributes({ATTR_OUTCOME: "refused", ATTR_ERROR_CODE: exc.code})
                 return None, exc.code
             except (DiscoveryError, JWKSError) as exc:
                 # Logged at error level once per outage, not on every request during it.
@@ -279,11 +279,11 @@ class KeycardAuth(FastMCPAuthProvider):
                 self._outage = True
                 log("cannot verify tokens now (%s): %s", exc.code, exc.message)
                 record_bearer_unchecked(exc.code)
-                if span.is_recording():
-                    span.set_attributes({ATTR_OUTCOME: "unchecked", ATTR_ERROR_CODE: exc.code})
+                if current.is_recording():
+                    current.set_attributes({ATTR_OUTCOME: "unchecked", ATTR_ERROR_CODE: exc.code})
                 raise TokenVerificationError(f"token not checked: {exc.code}") from exc
-            if span.is_recording():
-                span.set_attribute(ATTR_OUTCOME, "ok")
+            if current.is_recording():
+                current.set_attribute(ATTR_OUTCOME, "ok")
         if self._outage:
             self._outage = False
             logger.warning("tokens can be verified again: the zone answers")
