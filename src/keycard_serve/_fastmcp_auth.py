@@ -41,7 +41,6 @@ from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from pydantic import AnyHttpUrl
 from starlette.authentication import AuthCredentials, UnauthenticatedUser
 from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -303,23 +302,21 @@ class KeycardAuth(FastMCPAuthProvider):
         # The Origin rule first, on every route; then CORS, so browser preflights never meet
         # the bearer check. Every origin reaching CORS passed the rule, so CORS echoes it
         # (with Vary: Origin) instead of answering "*".
-        cors = Middleware(
-            CORSMiddleware,
-            allow_origin_regex=".*",
-            allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
+        cors = {
+            "allow_origin_regex": ".*",
+            "allow_methods": ["GET", "POST", "DELETE", "OPTIONS"],
             # Any request header: MCP keeps adding them (Mcp-Method, Mcp-Name, Mcp-Param-*).
-            allow_headers=["*"],
+            "allow_headers": ["*"],
             # Retry-After: what a browser client needs to back off after a 503.
-            expose_headers=[
+            "expose_headers": [
                 "WWW-Authenticate",
                 "Mcp-Session-Id",
                 "Mcp-Protocol-Version",
                 "Retry-After",
             ],
-        )
+        }
         return [
-            Middleware(OriginGuard, policy=lambda: self.resource.origin_policy),
-            cors,
+            Middleware(OriginGuard, policy=lambda: self.resource.origin_policy, cors=cors),
             Middleware(_BearerAuthentication, auth=self),
             Middleware(AuthContextMiddleware),
         ]

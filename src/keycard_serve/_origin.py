@@ -10,10 +10,12 @@ without ``Origin`` come from programs, not pages, and pass untouched.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from starlette.datastructures import Headers
+from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ._urls import is_loopback_host, is_loopback_origin, origin_of
@@ -56,18 +58,31 @@ class OriginGuard:
     """ASGI middleware answering 403 (a JSON body, no challenge) to a disallowed ``Origin``.
 
     ``policy`` is read at every request, so a configuration reload reaches the next one.
-    Put it outermost: a refused preflight must not get CORS headers either.
+    Put it outermost: a refused preflight must not get CORS headers either. With ``cors``
+    (``CORSMiddleware`` keyword arguments), requests pass through CORS, except a POST without
+    ``Origin`` (a program's tool call): CORS would only add ``Vary: Origin``, which matters to
+    caches, and no cache stores the answer to a POST (RFC 9110 section 9.3.3).
     """
 
-    def __init__(self, app: ASGIApp, *, policy: Callable[[], OriginPolicy]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        policy: Callable[[], OriginPolicy],
+        cors: Mapping[str, Any] | None = None,
+    ) -> None:
         self.app = app
         self.policy = policy
+        self.cors: ASGIApp = CORSMiddleware(app, **cors) if cors is not None else app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             origin = Headers(scope=scope).get("origin")
             if origin is not None and not self.policy().allows(origin, scope.get("server")):
                 await _forbidden(send, origin)
+                return
+            if origin is not None or scope["method"] != "POST":
+                await self.cors(scope, receive, send)
                 return
         await self.app(scope, receive, send)
 

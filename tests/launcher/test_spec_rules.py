@@ -119,7 +119,11 @@ def test_a_page_of_another_origin_is_refused_on_every_route(served: DevServer) -
 def test_requests_without_origin_are_unaffected(served: DevServer) -> None:
     assert httpx.post(served.mcp_url, json=INITIALIZE, headers=JSON_RPC).status_code == 401
     for method, url in _routes(served)[1:]:
-        assert httpx.request(method, url).status_code == 200, url
+        response = httpx.request(method, url)
+        assert response.status_code == 200, url
+        assert "access-control-allow-origin" not in response.headers
+        # A cache that stores this answer must not hand it to a page: it varies by Origin.
+        assert "origin" in response.headers.get("vary", "").lower(), url
 
 
 @pytest.mark.parametrize("origin", [INSPECTOR, "http://127.0.0.1:5173", "own"])
