@@ -40,6 +40,12 @@ def version() -> int:
 async def token_for_a(ctx: Context) -> str:
     access = await ctx.get_state("keycardai")
     return access.access("https://a.example/").access_token
+
+
+def frozen_objects() -> int:
+    import gc
+
+    return gc.get_freeze_count()
 """
 
 CONFIG = """\
@@ -119,12 +125,12 @@ class Server:
         ).stdout.strip()
 
 
-def start(tmp: Path, *extra_args: str):
+def start(tmp: Path, *extra_args: str, extra: str = ""):
     base_url = f"http://127.0.0.1:{free_port()}/"
     dev_port = free_port()
     (tmp / "reload_tools.py").write_text(TOOLS_MODULE)
     config = tmp / "keycard-serve.yaml"
-    config.write_text(CONFIG.format(base_url=base_url, dev_port=dev_port, grant=A, extra=""))
+    config.write_text(CONFIG.format(base_url=base_url, dev_port=dev_port, grant=A, extra=extra))
     env = {"KEYCARD_SERVE_STATE_DIR": str(tmp / "state")}
     return (
         launch([str(config), *extra_args], base_url=base_url, env=env, log_path=tmp / "log.txt"),
@@ -378,6 +384,24 @@ async def test_sighup_reloads_without_watching(tmp_path):
         launched.process.send_signal(signal.SIGHUP)
         server.wait_until_serving(text)
         async with Client(launched.mcp_url, auth=server.token()) as client:
+            assert (await client.call_tool("grants_seen", {})).data == [B]
+
+
+async def test_the_served_heap_is_frozen_and_a_reload_thaws_it(tmp_path):
+    """Start-up's objects are out of the collector's way while serving (gc.freeze); a reload
+    unfreezes them so the replaced configuration can be collected (frozen again 61 s later)."""
+    extra = "  - function: reload_tools:frozen_objects\n"
+    context, env, dev_port = start(tmp_path, extra=extra)
+    with context as launched:
+        server = Server(launched, tmp_path, env, dev_port)
+        async with Client(launched.mcp_url, auth=server.token()) as client:
+            # FastMCP, the config and the tools: tens of thousands of objects
+            assert (await client.call_tool("frozen_objects", {})).data > 10_000
+            text = server.text(grant=B, extra=extra)
+            server.config.write_text(text)
+            launched.process.send_signal(signal.SIGHUP)
+            server.wait_until_serving(text)
+            assert (await client.call_tool("frozen_objects", {})).data == 0
             assert (await client.call_tool("grants_seen", {})).data == [B]
 
 
