@@ -8,6 +8,7 @@ what was sent.
 from __future__ import annotations
 
 import contextlib
+import socket
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -88,9 +89,13 @@ def _app(zone: FakeZone) -> Starlette:
 
 
 @contextlib.contextmanager
-def run_fake_zone() -> Iterator[FakeZone]:
-    """The fake zone on a real loopback socket (for faults that need one: slow bodies...)."""
-    sock = bound_socket()
+def run_fake_zone(sock: socket.socket | None = None) -> Iterator[FakeZone]:
+    """The fake zone on a real loopback socket (for faults that need one: slow bodies...).
+
+    ``sock`` (from ``bound_socket()``) serves it at a port the test already handed out: until
+    then that port refuses connections, which is how a test takes a zone down and back up.
+    """
+    sock = sock or bound_socket()
     zone = FakeZone(issuer=f"http://127.0.0.1:{sock.getsockname()[1]}")
     with serve_asgi(_app(zone), sock=sock):
         yield zone
