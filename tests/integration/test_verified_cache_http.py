@@ -1,6 +1,5 @@
 """The memory of verified tokens, over HTTP: it never outlives the token or the configuration
-that accepted it (issue 11). Key removal from the JWKS is tested with injected clocks in
-tests/test_verifier.py (the JWKS refresh waits 10 minutes in real time)."""
+that accepted it (issue 11). Key removal from the JWKS: test_key_rotation_http.py."""
 
 from __future__ import annotations
 
