@@ -44,7 +44,7 @@ async def test_a_replaced_providers_close_task_is_kept_until_it_ran(monkeypatch)
         async def aclose(self) -> None:
             closed.set()
 
-    monkeypatch.setattr(reload, "REPLACED_PROVIDER_GRACE", 0.0)
+    monkeypatch.setattr(reload, "_OLD_PROVIDER_GRACE", 0.0)
     task = reload._close_later(Provider())  # type: ignore[arg-type]
     assert task in reload._closing
     await asyncio.wait_for(closed.wait(), 5)

@@ -161,7 +161,7 @@ class Delegator:
             return token
 
         record = current_call.get()
-        with _tracing.span(SPAN_EXCHANGE, SpanKind.CLIENT) as span:
+        with _tracing.span(SPAN_EXCHANGE, SpanKind.CLIENT) as current:
             try:
                 token = await self._cache.get_or_exchange(
                     key, exchange, not_after=expires_at, looked_up=True
@@ -169,13 +169,13 @@ class Delegator:
             except TokenExchangeError as exc:
                 if record is not None:
                     record.note(resource, exc.code, ok=False)
-                if span.is_recording():
-                    span.set_attributes(_failed_attributes(resource, exc, cached=not sent))
+                if current.is_recording():
+                    current.set_attributes(_failed_attributes(resource, exc, cached=not sent))
                 raise
             if record is not None:
                 record.note(resource, EXCHANGED if sent else CACHED, ok=True)
-            if span.is_recording():
-                span.set_attributes(
+            if current.is_recording():
+                current.set_attributes(
                     {ATTR_RESOURCE: resource, ATTR_CACHED: not sent, ATTR_OUTCOME: "ok"}
                 )
             return token

@@ -31,7 +31,7 @@ import json
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache, partial
 from typing import Any, Protocol, overload
 
 from fastmcp.server.auth import AccessToken, TokenVerificationError
@@ -41,6 +41,7 @@ from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from pydantic import AnyHttpUrl
 from starlette.authentication import AuthCredentials, UnauthenticatedUser
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -127,14 +128,21 @@ class ProtectedResource:
         itself: base ``https://h/tenant/`` and ``/tenant/mcp`` give ``https://h/tenant/mcp``.
         Any other path is taken as below the base URL (``/mcp`` gives the same URL).
         """
-        path, prefix = endpoint_path(mcp_path), path_of(self.base_url)
-        if prefix and (path == prefix or path.startswith(prefix + "/")):
-            path = path[len(prefix) :]
-        return resource_url(self.base_url, path)
+        return _endpoint_url(self.base_url, mcp_path)
 
     def audiences(self, mcp_path: str | None) -> tuple[str, ...]:
         """Accepted token audiences: the MCP endpoint URL, then the base URL (0.9.0's)."""
         return tuple(dict.fromkeys((self.endpoint_url(mcp_path), self.base_url)))
+
+
+@lru_cache(maxsize=64)
+def _endpoint_url(base_url: str, mcp_path: str | None) -> str:
+    """``ProtectedResource.endpoint_url``, remembered: read on every call, and both arguments
+    come from the configuration, never from a request."""
+    path, prefix = endpoint_path(mcp_path), path_of(base_url)
+    if prefix and (path == prefix or path.startswith(prefix + "/")):
+        path = path[len(prefix) :]
+    return resource_url(base_url, path)
 
 
 @dataclass(frozen=True)
@@ -302,19 +310,20 @@ class KeycardAuth(FastMCPAuthProvider):
         # The Origin rule first, on every route; then CORS, so browser preflights never meet
         # the bearer check. Every origin reaching CORS passed the rule, so CORS echoes it
         # (with Vary: Origin) instead of answering "*".
-        cors = {
-            "allow_origin_regex": ".*",
-            "allow_methods": ["GET", "POST", "DELETE", "OPTIONS"],
+        cors = partial(
+            CORSMiddleware,
+            allow_origin_regex=".*",
+            allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
             # Any request header: MCP keeps adding them (Mcp-Method, Mcp-Name, Mcp-Param-*).
-            "allow_headers": ["*"],
+            allow_headers=["*"],
             # Retry-After: what a browser client needs to back off after a 503.
-            "expose_headers": [
+            expose_headers=[
                 "WWW-Authenticate",
                 "Mcp-Session-Id",
                 "Mcp-Protocol-Version",
                 "Retry-After",
             ],
-        }
+        )
         return [
             Middleware(OriginGuard, policy=lambda: self.resource.origin_policy, cors=cors),
             Middleware(_BearerAuthentication, auth=self),

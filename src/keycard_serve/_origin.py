@@ -10,12 +10,10 @@ without ``Origin`` come from programs, not pages, and pass untouched.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from starlette.datastructures import Headers
-from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ._urls import is_loopback_host, is_loopback_origin, origin_of
@@ -58,10 +56,12 @@ class OriginGuard:
     """ASGI middleware answering 403 (a JSON body, no challenge) to a disallowed ``Origin``.
 
     ``policy`` is read at every request, so a configuration reload reaches the next one.
-    Put it outermost: a refused preflight must not get CORS headers either. With ``cors``
-    (``CORSMiddleware`` keyword arguments), requests pass through CORS, except a POST without
-    ``Origin`` (a program's tool call): CORS would only add ``Vary: Origin``, which matters to
-    caches, and no cache stores the answer to a POST (RFC 9110 section 9.3.3).
+    Put it outermost: a refused preflight must not get CORS headers either. ``cors`` wraps
+    ``app`` in the CORS layer (e.g. ``functools.partial(CORSMiddleware, ...)``); requests pass
+    through it, except a POST without ``Origin`` (a program's tool call), to which CORS would
+    only add ``Vary: Origin``: that header is for caches, and an answer to a POST is cacheable
+    only with explicit freshness and a ``Content-Location`` (RFC 9110 section 9.3.3), which
+    MCP answers never carry.
     """
 
     def __init__(
@@ -69,11 +69,11 @@ class OriginGuard:
         app: ASGIApp,
         *,
         policy: Callable[[], OriginPolicy],
-        cors: Mapping[str, Any] | None = None,
+        cors: Callable[[ASGIApp], ASGIApp] | None = None,
     ) -> None:
         self.app = app
         self.policy = policy
-        self.cors: ASGIApp = CORSMiddleware(app, **cors) if cors is not None else app
+        self.cors = cors(app) if cors is not None else app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":

@@ -17,7 +17,6 @@ TLS is required.
 
 from __future__ import annotations
 
-import functools
 import ipaddress
 import re
 from urllib.parse import SplitResult, urlsplit, urlunsplit
@@ -81,13 +80,11 @@ def check_http_url(url: str, *, allow_query: bool = False, require_tls: bool = F
     return url
 
 
-@functools.lru_cache(maxsize=1024)
 def canonical_url(url: str) -> str:
     """``url`` in its RFC 3986 section 6.2.2 normal form (scheme-based: default port dropped).
 
     An empty path becomes ``/``; query and fragment are kept as they are. ``ValueError`` for
-    a URL whose port does not parse. Remembered for the last 1024 URLs: every call compares
-    the token's audiences in this form.
+    a URL whose port does not parse.
     """
     parts = urlsplit(url.strip())
     scheme = parts.scheme.lower()
@@ -143,12 +140,10 @@ def normalize_base_url(url: str) -> str:
     return canonical if canonical.endswith("/") else canonical + "/"
 
 
-@functools.lru_cache(maxsize=256)
 def endpoint_path(mcp_path: str | None) -> str:
     """The MCP endpoint's path below the base URL, canonical: ``"/mcp"`` for ``"/mcp/"``,
     ``"mcp"``, ``"//mcp"``, ``"/mcp//"`` and ``"/a/../mcp"`` (percent-encodings and dot
-    segments normalised as in ``canonical_url``); ``"/"`` for ``"/"``, ``""`` and None.
-    Remembered for the last 256 paths (read on every call)."""
+    segments normalised as in ``canonical_url``); ``"/"`` for ``"/"``, ``""`` and None."""
     path = "/" + (mcp_path or "").strip("/")
     return "/" + _remove_dot_segments(_normalize_percent(path)).strip("/")
 

@@ -413,6 +413,8 @@ def audience_matches(token_audiences: Sequence[str], accepted: Sequence[str]) ->
     """True when one of the token's ``aud`` values names one of ``accepted``, both compared in
     RFC 3986 section 6.2.2 canonical form (``https://h:443/mcp`` is ``https://h/mcp``; a value
     that is not a URL, such as ``api://app`` or a client id, is compared as it is)."""
+    if any(value in accepted for value in token_audiences):
+        return True  # the same string: the same canonical form, without parsing either
     wanted = {_canonical_audience(value) for value in accepted}
     return any(_canonical_audience(value) in wanted for value in token_audiences)
 

@@ -110,22 +110,3 @@ async def test_without_a_restart_hook_an_app_module_change_is_reported(tmp_path,
     assert outcome == "reload failed; the last good config keeps serving"
     assert status.last_error == "app module examples.adopt_app changed"
 
-
-async def test_on_reloaded_is_called_for_each_reload_that_swapped_a_changed_config(
-    tmp_path, monkeypatch
-):
-    monkeypatch.chdir(ROOT)
-    path = tmp_path / "adopt.yaml"
-    path.write_text(ADOPT)
-    environ = {"SECRET": "s"}
-    calls: list[int] = []
-    read = lambda p: import_tools(load_config(p, environ=environ))  # noqa: E731
-    async with served_app(read(path), read=read, on_reloaded=lambda: calls.append(1)) as served:
-        assert await served.reloader.reload() == "config unchanged"
-        assert calls == []
-        path.write_text(ADOPT.replace("docs.search", "docs.read"))
-        assert (await served.reloader.reload()).startswith("reloaded ")
-        assert calls == [1]
-        path.write_text("version: 1\nserver: [")
-        assert (await served.reloader.reload()).startswith("reload failed")
-    assert calls == [1]

@@ -1,4 +1,4 @@
-"""The launcher's frozen heap: start-up objects out of the collector's way, thawed on reload."""
+"""The launcher's frozen heap: start-up objects out of the collector's way, refreshed."""
 
 from __future__ import annotations
 
@@ -20,21 +20,9 @@ def _thawed():
 
 
 class _Node:
-    """A container the collector tracks; two of them can form a cycle."""
+    """A container the collector tracks; it can refer to itself (a cycle)."""
 
     other: _Node | None = None
-
-
-def _cycle() -> weakref.ref[_Node]:
-    """A garbage cycle only the collector can free, and a weak reference to watch it."""
-    a, b = _Node(), _Node()
-    a.other, b.other = b, a
-    return weakref.ref(a)
-
-
-async def _until_frozen(deadline: float) -> None:
-    while gc.get_freeze_count() == 0 and time.monotonic() < deadline:
-        await asyncio.sleep(0.01)
 
 
 def _tracked(obj: object) -> bool:
@@ -42,52 +30,63 @@ def _tracked(obj: object) -> bool:
     return any(o is obj for o in gc.get_objects())
 
 
-def test_freeze_takes_live_objects_out_of_collections():
+async def _until(condition, deadline: float) -> bool:
+    while not condition() and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    return condition()
+
+
+async def test_start_takes_live_objects_out_of_collections():
     kept: list[object] = [object()]
     assert _tracked(kept)
-    LongLivedHeap(settle=60).freeze()
+    heap = LongLivedHeap(refresh=60)
+    heap.start()
+    heap.close()
     assert not _tracked(kept)
     assert gc.get_freeze_count() > 0
     made_after: list[object] = []
     assert _tracked(made_after)  # per-call objects are collected as ever
 
 
-def test_freeze_collects_start_up_garbage_before_freezing_it():
+async def test_start_collects_start_up_garbage_before_freezing_it():
     gc.disable()  # nothing else collects the cycle first
     try:
-        watched = _cycle()
-        assert watched() is not None
-        LongLivedHeap(settle=60).freeze()
+        node = _Node()
+        node.other = node
+        watched = weakref.ref(node)
+        del node
+        heap = LongLivedHeap(refresh=60)
+        heap.start()
+        heap.close()
         assert watched() is None
     finally:
         gc.enable()
 
 
-async def test_a_reloads_garbage_cycle_is_freed_once_reloads_settle():
-    heap = LongLivedHeap(settle=0.2)
-    alive = _Node()
-    alive.other = alive
-    watched = weakref.ref(alive)
-    heap.freeze()  # the configuration being served, frozen with everything else
-    del alive  # a reload replaces it: a frozen cycle is garbage now
-    gc.collect()
-    assert watched() is not None  # frozen: no collection frees it
-    heap.thaw()
-    assert gc.get_freeze_count() == 0
-    thawed_at = time.monotonic()
-    await asyncio.sleep(0.1)
-    heap.thaw()  # a second reload within the window pushes the freeze back
-    await asyncio.sleep(0.15)
-    assert gc.get_freeze_count() == 0  # 0.25 s after the first thaw, 0.15 s after the last
-    await _until_frozen(time.monotonic() + 5)
-    assert gc.get_freeze_count() > 0
-    assert time.monotonic() - thawed_at >= 0.3
-    assert watched() is None  # collected before the new freeze
+async def test_a_frozen_cycle_that_became_garbage_is_freed_at_the_next_refresh():
+    node = _Node()
+    node.other = node  # say, the configuration a reload is about to replace
+    watched = weakref.ref(node)
+    heap = LongLivedHeap(refresh=0.3)
+    heap.start()
+    try:
+        del node
+        gc.collect()
+        assert watched() is not None  # frozen: no collection frees it
+        assert await _until(lambda: watched() is None, time.monotonic() + 5)
+        assert gc.get_freeze_count() > 0  # frozen again after the full collection
+    finally:
+        heap.close()
 
 
-async def test_a_closed_heap_freezes_nothing_more():
-    heap = LongLivedHeap(settle=0.05)
-    heap.thaw()
+async def test_a_closed_heap_refreshes_no_more():
+    heap = LongLivedHeap(refresh=0.05)
+    heap.start()
     heap.close()
-    await asyncio.sleep(0.2)
-    assert gc.get_freeze_count() == 0
+    node = _Node()
+    node.other = node
+    watched = weakref.ref(node)
+    gc.freeze()
+    del node
+    await asyncio.sleep(0.3)  # six refresh periods: none may run
+    assert watched() is not None

@@ -126,6 +126,12 @@ class ServerConfig(_Model):
         return parts.port or (443 if parts.scheme == "https" else 80)
 
     @property
+    def keeps_sessions(self) -> bool:
+        """Whether clients hold sessions here (to be told of tool-list changes): always over
+        SSE, which has no stateless mode, else unless ``stateless``."""
+        return self.transport == "sse" or not self.stateless
+
+    @property
     def mcp_url(self) -> str:
         """The MCP endpoint's URL in its canonical spelling: the resource clients ask tokens for
         (RFC 8707) and the audience the server accepts, e.g. ``https://mcp.example.com/mcp``."""

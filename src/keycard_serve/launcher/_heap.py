@@ -7,11 +7,8 @@ objects trigger one every few thousand calls: measured with ``bench/warm.py``, a
 a warm call's server CPU and most of its p99 latency. ``gc.freeze()`` moves every object alive
 at that moment to a permanent generation that collections skip. Reference counting still frees
 a frozen object the moment nothing refers to it; only a frozen *cycle* that becomes garbage
-waits for the next ``gc.unfreeze()``.
-
-A reload replaces the configuration, and re-imported modules and a replaced provider (closed
-after a grace period) become garbage that may hold cycles, so ``LongLivedHeap.thaw`` unfreezes
-at once and freezes again (after a full collection) once reloads have settled.
+(a configuration replaced by a reload, a re-imported module's classes) waits, so every
+``refresh`` seconds the heap is unfrozen, collected in full once and frozen again.
 """
 
 from __future__ import annotations
@@ -21,36 +18,34 @@ import gc
 
 __all__ = ["LongLivedHeap"]
 
+_REFRESH_SECONDS = 300.0
+
 
 class LongLivedHeap:
-    """Freeze what start-up built; thaw on reload, freeze again ``settle`` seconds (float)
-    after the last one.
+    """Freeze what is alive now, and again after a full collection every ``refresh`` seconds
+    (float), so one full collection per period replaces one every few thousand calls.
 
-    ``freeze()`` and ``thaw()`` act on the whole interpreter: only the process's owner (the
-    ``serve`` of ``keycard-serve run`` and of each worker) may use them, never a library.
-    ``close()`` cancels a pending freeze.
+    It acts on the whole interpreter: only the process's owner (the ``serve`` of
+    ``keycard-serve run`` and of each worker) may use it, never a library. ``start()`` and
+    ``close()`` are called in the running event loop.
     """
 
-    def __init__(self, settle: float) -> None:
-        self.settle = settle
-        self._pending: asyncio.TimerHandle | None = None
+    def __init__(self, refresh: float = _REFRESH_SECONDS) -> None:
+        self.refresh = refresh
+        self._timer: asyncio.TimerHandle | None = None
 
-    def freeze(self) -> None:
-        """Collect start-up's garbage, then exempt every surviving object from collections."""
-        self._pending = None
+    def start(self) -> None:
+        """Collect what start-up left behind, freeze every survivor, and schedule refreshes."""
         gc.collect()
         gc.freeze()
+        self._timer = asyncio.get_running_loop().call_later(self.refresh, self._refresh)
 
-    def thaw(self) -> None:
-        """Unfreeze now (a replaced configuration's cycles become collectable) and freeze again
-        ``settle`` seconds after the last thaw; call it in the running event loop."""
+    def _refresh(self) -> None:
         gc.unfreeze()
-        if self._pending is not None:
-            self._pending.cancel()
-        self._pending = asyncio.get_running_loop().call_later(self.settle, self.freeze)
+        self.start()
 
     def close(self) -> None:
-        """Cancel a freeze not yet done."""
-        if self._pending is not None:
-            self._pending.cancel()
-            self._pending = None
+        """Stop refreshing; what is frozen stays frozen until the process exits."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None

@@ -25,7 +25,7 @@ from ..devzone import DevZone
 from ._endpoint_alias import EndpointAlias, mount_path
 from .dev import dev_zone_for
 from .health import health_endpoint, ready_endpoint
-from .observe import Observability, RequestObserver
+from .observe import Observability
 from .reload import Reloader
 from .runtime import Runtime, Snapshot
 from .scope_guard import ToolScopeGuard, ToolScopeMiddleware
@@ -59,21 +59,18 @@ async def served_app(
     *,
     request_restart: Callable[[str], None] | None = None,
     read: Callable[[Path], LoadedConfig] | None = None,
-    on_reloaded: Callable[[], None] | None = None,
 ) -> AsyncIterator[Served]:
     """The ASGI app of ``loaded``, with its dev zone running for as long as the block lasts.
 
     ``loaded`` must have its tools imported (``import_tools``). ``request_restart(reason)`` is
     called when a reload cannot be applied in this process (an adopted app's module changed);
     without it such a reload is reported as needing a manual restart. ``read(path)`` reads the
-    file again on reload and ``on_reloaded()`` is called after each reload that swapped in a
-    changed config (``Reloader``). The provider (and the dev zone) are closed when the block
-    ends.
+    file again on reload (``Reloader``). The provider (and the dev zone) are closed when the
+    block ends.
 
     Only what the config asks for sits on the path of each call: the session tracker (for
-    ``tools/list_changed``) unless ``server.stateless``, the tool-call observer and the
-    request observer only with metrics or an audit log; the scope checks always, as a reload
-    can give a tool scopes.
+    ``tools/list_changed``) where clients keep sessions, the observers only with metrics or an
+    audit log (``Observability``); the scope checks always, as a reload can give a tool scopes.
     """
     async with contextlib.AsyncExitStack() as stack:
         dev_zone = None
@@ -91,7 +88,7 @@ async def served_app(
         server = loaded.config.server
         mcp = loaded.app or FastMCP(server.name, version=server.version or __version__)
         mcp.auth = auth
-        if not server.stateless:  # a change of server.stateless waits for a restart
+        if server.keeps_sessions:  # a change of server.stateless waits for a restart
             mcp.add_middleware(sessions)
         mcp.add_middleware(
             ToolScopeMiddleware(
@@ -100,8 +97,8 @@ async def served_app(
                 observability.scope_refused,
             )
         )
-        if observability.observes_calls:
-            mcp.add_middleware(observability.tool_observer())
+        for middleware in observability.tool_middleware():
+            mcp.add_middleware(middleware)
         registry = ToolRegistry(mcp, runtime)
         if loaded.app is not None:
             await registry.adopt()
@@ -116,7 +113,6 @@ async def served_app(
             announce=sessions.announce_tool_list_changed,
             request_restart=request_restart,
             read=read,
-            on_reloaded=on_reloaded,
         )
         mcp.custom_route("/healthz", methods=["GET"])(health_endpoint(reloader.status))
         mcp.custom_route("/readyz", methods=["GET"])(
@@ -135,14 +131,13 @@ async def served_app(
 def _http_middleware(
     runtime: Runtime, auth: KeycardAuth, observability: Observability
 ) -> list[Middleware]:
-    """The endpoint's slash variant without a redirect, request ids and the 401 audit (with an
-    audit log), then per-tool inbound scopes as HTTP 403 ``insufficient_scope`` (RFC 6750
-    section 3.1)."""
+    """The endpoint's slash variant without a redirect, the request observer (with an audit
+    log), then per-tool inbound scopes as HTTP 403 ``insufficient_scope`` (RFC 6750 section
+    3.1)."""
     path = mount_path(runtime.current.loaded.config.server.mcp_url)
-    audit = [Middleware(RequestObserver, audit=observability.audit)] if observability.audit else []
     return [
         Middleware(EndpointAlias, path=path),
-        *audit,
+        *observability.http_middleware(),
         Middleware(
             ToolScopeGuard,
             path=path,

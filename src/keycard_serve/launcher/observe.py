@@ -3,8 +3,9 @@
 ``Observability`` owns the metric registry (``keycard_serve._metrics``) and the ``AuditLog``;
 it hands out the two observers that see requests:
 
-- ``RequestObserver`` (ASGI, inside the bearer check): gives each HTTP request an id (its
-  ``X-Request-Id`` when it is a short token, else a new one) and writes the ``token_refused``
+- ``RequestObserver`` (ASGI, inside the bearer check, with an audit log): gives each HTTP
+  request an id for its audit events (its ``X-Request-Id`` when it is a short token, else a
+  new one) and writes the ``token_refused``
   event of a request whose bearer token was refused with 401;
 - ``ToolCallObserver`` (FastMCP middleware): times each tool call, counts it by tool and
   outcome and writes its ``tool_call`` event, with each granted resource's outcome.
@@ -28,6 +29,7 @@ from fastmcp.server.middleware import Middleware as FastMCPMiddleware
 from fastmcp.server.middleware import MiddlewareContext
 from mcp_types import CallToolRequestParams
 from prometheus_client import CollectorRegistry
+from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import _metrics
@@ -61,14 +63,17 @@ class Observability:
         )
         self.audit = AuditLog(config.audit.path) if config.audit is not None else None
 
-    @property
-    def observes_calls(self) -> bool:
-        """Whether tool calls are counted or audited (metrics or an audit log configured)."""
-        return self.registry is not None or self.audit is not None
+    def tool_middleware(self) -> list[FastMCPMiddleware]:
+        """The FastMCP middleware counting and auditing tool calls: none without metrics or an
+        audit log (the section changes only with a restart)."""
+        if self.registry is None and self.audit is None:
+            return []
+        return [ToolCallObserver(self.audit)]
 
-    def tool_observer(self) -> ToolCallObserver:
-        """The FastMCP middleware counting and auditing tool calls."""
-        return ToolCallObserver(self.audit)
+    def http_middleware(self) -> list[Middleware]:
+        """The ASGI middleware giving requests ids and auditing 401s: none without an audit
+        log."""
+        return [] if self.audit is None else [Middleware(RequestObserver, audit=self.audit)]
 
     def scope_refused(self, tool: str, missing: Sequence[str], scope: Scope | None) -> None:
         """A call of ``tool`` refused for lacking ``missing`` scopes (403 or a tool error).
@@ -107,14 +112,15 @@ class Observability:
 
 
 class RequestObserver:
-    """ASGI middleware: a request id for every HTTP request; audit of 401 token refusals."""
+    """ASGI middleware: a request id for every HTTP request's audit events; audit of 401
+    token refusals."""
 
-    def __init__(self, app: ASGIApp, *, audit: AuditLog | None) -> None:
+    def __init__(self, app: ASGIApp, *, audit: AuditLog) -> None:
         self.app = app
         self.audit = audit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or self.audit is None:
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()

@@ -28,7 +28,7 @@ from ..provider import AuthProvider
 from .runtime import Runtime, Snapshot
 from .tools import ToolRegistry
 
-__all__ = ["REPLACED_PROVIDER_GRACE", "ReloadStatus", "Reloader"]
+__all__ = ["ReloadStatus", "Reloader"]
 
 logger = logging.getLogger("keycard_serve.reload")
 
@@ -42,8 +42,7 @@ _RESTART_FIELDS = (
     "workers",
     "version",
 )
-# Seconds in-flight calls may still use a replaced provider before it is closed.
-REPLACED_PROVIDER_GRACE = 60.0
+_OLD_PROVIDER_GRACE = 60.0  # seconds in-flight calls may still use a replaced provider
 
 
 @dataclass
@@ -72,8 +71,7 @@ class Reloader:
     given, stops the server to be started again in a new process (an adopted app's module
     changed), else such a change is reported as needing a manual restart. ``read(path)`` loads
     the file again, tools imported (default: ``load_config`` then ``import_tools``; ``dev``
-    passes its own, so a reload reads the file as the start did). ``on_reloaded()`` is called
-    after each reload that swapped in a changed config.
+    passes its own, so a reload reads the file as the start did).
     """
 
     def __init__(
@@ -87,7 +85,6 @@ class Reloader:
         announce: Callable[[], Awaitable[object]],
         request_restart: Callable[[str], None] | None = None,
         read: Callable[[Path], LoadedConfig] | None = None,
-        on_reloaded: Callable[[], None] | None = None,
     ) -> None:
         self.path = loaded.path
         self._read = read or _read
@@ -98,7 +95,6 @@ class Reloader:
         self._new_provider = new_provider
         self._announce = announce
         self._request_restart = request_restart
-        self._on_reloaded = on_reloaded
         self._lock = asyncio.Lock()
 
     async def reload(self, *, reimport: Sequence[str] = ()) -> str:
@@ -207,8 +203,6 @@ class Reloader:
         _metrics.record_config_reload("ok", in_sync=in_sync)
         if in_sync:
             _metrics.record_config_loaded(self.status.loaded_at)
-        if self._on_reloaded is not None:
-            self._on_reloaded()
         return "reloaded " + str(self.path) + ("; " + "; ".join(notes) if notes else "")
 
 
@@ -238,7 +232,7 @@ _closing: set[asyncio.Task[None]] = set()
 
 def _close_later(provider: AuthProvider) -> asyncio.Task[None]:
     async def close() -> None:
-        await asyncio.sleep(REPLACED_PROVIDER_GRACE)
+        await asyncio.sleep(_OLD_PROVIDER_GRACE)
         await provider.aclose()
 
     task = asyncio.get_running_loop().create_task(close())

@@ -29,7 +29,6 @@ from .assemble import served_app
 from .banner import render_banner
 from .dev import remember_served
 from .logs import LogFormat
-from .reload import REPLACED_PROVIDER_GRACE
 from .watch import tool_directories, watch
 
 __all__ = ["serve"]
@@ -70,10 +69,10 @@ async def serve(
     SIGHUP also reopens the audit log, and the metrics listener is started here unless
     ``metrics_url`` says where a supervisor already serves the workers' sum (then only the
     banner shows it). This function owns the process: once the app is built it freezes the
-    objects start-up made (``gc.freeze``, see ``_heap``), so the garbage collector no longer
-    walks them, and thaws them on each reload until reloads settle. Raises
-    ``ConfigurationError`` for a dev zone on a non-loopback host or a
-    missing tracing SDK, and ``OSError`` when an address cannot be bound.
+    objects alive then (``gc.freeze``, see ``_heap``), so the garbage collector no longer walks
+    them, and refreshes that every 5 minutes. Raises ``ConfigurationError`` for a dev zone on
+    a non-loopback host or a missing tracing SDK, and ``OSError`` when an address cannot be
+    bound.
     """
     server = loaded.config.server
     host, port = host or server.effective_host, port or server.effective_port
@@ -90,18 +89,13 @@ async def serve(
     )
     sock = sock or listen(host, port)
     restart = asyncio.Event()
-    heap = LongLivedHeap(settle=REPLACED_PROVIDER_GRACE + 1.0)
+    heap = LongLivedHeap()
     async with contextlib.AsyncExitStack() as stack:
         stack.callback(tracing.shutdown)
-        stack.callback(heap.close)
         served = await stack.enter_async_context(
-            served_app(
-                loaded,
-                request_restart=lambda _why: restart.set(),
-                read=read,
-                on_reloaded=heap.thaw,
-            )
+            served_app(loaded, request_restart=lambda _why: restart.set(), read=read)
         )
+        stack.callback(heap.close)  # first thing on the way out: no full collection then
         if observability.metrics is not None and metrics_url is None:
             listener = _metrics.start_listener(
                 *observability.metrics.address, served.observability.registry
@@ -155,7 +149,7 @@ async def serve(
         if reload:
             tasks.add(asyncio.create_task(watch(served.reloader, tool_directories(loaded), stop)))
         restarter = asyncio.create_task(exit_for_restart())
-        heap.freeze()  # this process serves from here on: start-up's objects live to the end
+        heap.start()  # this process serves from here on: start-up's objects live to the end
         try:
             await uvicorn_server.serve(sockets=[sock])
         finally:
