@@ -228,7 +228,11 @@ def main() -> None:
     )
     parser.add_argument("--py-spy", default=shutil.which("py-spy"), help="the py-spy binary")
     parser.add_argument(
-        "--gc-freeze", action="store_true", help="script servers freeze start-up objects too"
+        "--no-gc-freeze",
+        dest="gc_freeze",
+        action="store_false",
+        help="script servers as written (by default they freeze start-up objects, as the "
+        "launcher does)",
     )
     args = parser.parse_args()
     if args.summarize:

@@ -541,7 +541,11 @@ def describe(args: argparse.Namespace, originals: str) -> None:
         f"transport: {mode}, protocol {PROTOCOL_VERSION}, SSE answers; servers log at "
         f"{args.log_level}"
     )
-    frozen = "every server" if args.gc_freeze else "the launcher only (as it does by itself)"
+    frozen = (
+        "every server (the script servers as keycard-serve run does by itself)"
+        if args.gc_freeze
+        else "keycard-serve run only (--no-gc-freeze: the script servers as written)"
+    )
     print(f"gc.freeze() of start-up objects before serving: {frozen}")
     pinned = (
         f"servers pinned to CPU {sorted(args.server_cpus)}, driver and zone to {sorted(cpus)}"
@@ -668,9 +672,11 @@ def main() -> None:
     parser.add_argument("--log-level", default="warning", help="servers' log level")
     parser.add_argument("--no-pin", action="store_true", help="do not pin servers to a CPU")
     parser.add_argument(
-        "--gc-freeze",
-        action="store_true",
-        help="freeze start-up objects (gc.freeze) in the script servers too, as the launcher does",
+        "--no-gc-freeze",
+        dest="gc_freeze",
+        action="store_false",
+        help="run the script servers as written: only keycard-serve run freezes its start-up "
+        "objects (gc.freeze), as it does by itself",
     )
     parser.add_argument("--only", nargs="+", help="plain jwt library launcher original")
     parser.add_argument(
