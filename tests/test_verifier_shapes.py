@@ -96,6 +96,9 @@ async def test_tokens_without_audience_need_a_listed_client_and_token_use_access
     assert (await refused(verifier, sign(id_token, RSA, typ=None))).code == "invalid_claim"
     untyped_use = claims(drop=("aud",), client_id="app-client")
     assert (await refused(verifier, sign(untyped_use, RSA))).code == "invalid_claim"
+    # a client_id that is not a string is no listed client (refused, not a TypeError)
+    listed = claims(drop=("aud",), client_id=["app-client"], token_use="access")
+    assert (await refused(verifier, sign(listed, RSA))).code == "missing_claim"
     # a token WITH an audience still has to name this server
     wrong = claims(aud="elsewhere", client_id="app-client", token_use="access")
     assert (await refused(verifier, sign(wrong, RSA))).code == "invalid_audience"

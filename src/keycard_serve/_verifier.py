@@ -17,7 +17,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, NoReturn
@@ -32,7 +32,15 @@ from ._urls import canonical_url
 from ._verified_cache import VerifiedEntry, VerifiedTokenCache, token_digest
 from .errors import JWKSError, TokenError
 
-__all__ = ["JWTVerifier", "VerifiedToken", "audience_matches", "read_scopes"]
+__all__ = [
+    "JWTVerifier",
+    "VerifiedToken",
+    "audience_matches",
+    "audienceless_fault",
+    "looks_like_id_token",
+    "media_type",
+    "read_scopes",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -332,12 +340,12 @@ class JWTVerifier:
                 )
             return "without a typ header"
         typ = header["typ"]
-        media_type = _media_type(typ) if isinstance(typ, str) else None
-        if media_type not in self._types:
+        typ_media = media_type(typ) if isinstance(typ, str) else None
+        if typ_media not in self._types:
             raise self._refusal(
                 "the token's typ is not an accepted type", "invalid_type", "invalid_type"
             )
-        return None if media_type == AT_JWT_MEDIA_TYPE else f"with typ {media_type}"
+        return None if typ_media == AT_JWT_MEDIA_TYPE else f"with typ {typ_media}"
 
     def _check_signature(
         self, token: str, key: jwt.PyJWK, alg: str, payload: Mapping[str, Any]
@@ -367,14 +375,15 @@ class JWTVerifier:
 
     def _check_audienceless(self, payload: Mapping[str, Any]) -> None:
         """A token without ``aud``: only from a listed client, and only an access token."""
-        if payload.get("client_id") not in self._without_audience:
+        fault = audienceless_fault(payload, self._without_audience)
+        if fault == "client_id":
             raise self._refusal(
                 "the token has no aud claim and its client_id is not in "
                 "zone.tokens_without_audience",
                 "missing_claim",
                 "missing_audience",
             )
-        if payload.get("token_use") != "access":
+        if fault == "token_use":
             raise TokenError(
                 "a token without aud is accepted only with token_use access",
                 code="invalid_claim",
@@ -451,14 +460,16 @@ def _check_types(accepted_types: Sequence[str | None]) -> tuple[frozenset[str], 
         if entry is None or entry == "":
             optional = True
         elif isinstance(entry, str):
-            types.add(_media_type(entry))
+            types.add(media_type(entry))
         else:
             raise ValueError("accepted_types entries must be strings or None")
     return frozenset(types), optional
 
 
-def _media_type(typ: str) -> str:
-    """RFC 7515 §4.1.9: ``application/`` may be omitted and the comparison ignores case."""
+def media_type(typ: str) -> str:
+    """A ``typ`` header value as the media type it names, lower-case: RFC 7515 §4.1.9 lets
+    ``application/`` be omitted and compares ignoring case (``"AT+JWT"`` gives
+    ``"application/at+jwt"``)."""
     return (typ if "/" in typ else f"application/{typ}").lower()
 
 
@@ -513,11 +524,43 @@ def _is_number(value: object, kind: type | tuple[type, ...] = (int, float)) -> b
 
 def _refuse_id_token(payload: Mapping[str, Any]) -> None:
     """With ``typ`` relaxed, an ID token whose ``aud`` is an accepted client id would pass."""
-    marked = [name for name in _ID_TOKEN_CLAIMS if name in payload]
-    if payload.get("typ") == "ID" or marked or payload.get("token_use", "access") != "access":
+    marker = looks_like_id_token(payload)
+    if marker is not None:
         raise TokenError(
-            "the token looks like an ID token, not an access token", code="invalid_type"
+            f"the token looks like an ID token (its {marker} claim), not an access token",
+            code="invalid_type",
         )
+
+
+def looks_like_id_token(payload: Mapping[str, Any]) -> str | None:
+    """The name of the claim that marks ``payload`` as an OpenID Connect ID token, or None.
+
+    The markers: ``nonce``, ``at_hash`` or ``c_hash`` present (claims only ID tokens carry,
+    OIDC Core sections 2 and 3.1.3.6), a ``typ`` claim ``ID`` (Keycloak) or a ``token_use``
+    other than ``access`` (Amazon Cognito). ``JWTVerifier`` refuses a token so marked when its
+    ``typ`` header is not ``at+jwt`` (RFC 9068 section 2.1), the one thing that otherwise
+    tells an access token from an ID token.
+    """
+    marker = next((name for name in _ID_TOKEN_CLAIMS if name in payload), None)
+    if marker is None and payload.get("typ") == "ID":
+        marker = "typ"
+    if marker is None and payload.get("token_use", "access") != "access":
+        marker = "token_use"
+    return marker
+
+
+def audienceless_fault(payload: Mapping[str, Any], client_ids: Collection[str]) -> str | None:
+    """Why a token without ``aud`` is refused when ``client_ids`` may send one
+    (``tokens_without_audience``), as the claim at fault, or None when it is accepted:
+    ``"client_id"`` when its ``client_id`` is not one of them, ``"token_use"`` when its
+    ``token_use`` is not ``access`` (Amazon Cognito's access tokens say so; RFC 9068 section
+    4 requires an ``aud``, so only such a token may do without)."""
+    client_id = payload.get("client_id")
+    if not isinstance(client_id, str) or client_id not in client_ids:
+        return "client_id"
+    if payload.get("token_use") != "access":
+        return "token_use"
+    return None
 
 
 def _verified(payload: dict[str, Any], exp: float, scopes: tuple[str, ...]) -> VerifiedToken:
