@@ -7,6 +7,12 @@ issuer against the discovery issuer (RFC 8414 section 3.3) and ``zone.accepted_i
 ``aud`` against this server's URLs and ``zone.accepted_audiences``, the ``typ`` header
 (RFC 9068 section 2.1), where the scopes sit, and ID-token claims. The token itself never
 appears in a finding.
+
+Each rule is the verifier's own (``keycard_serve._verifier``: ``audience_matches``,
+``audienceless_fault``, ``media_type``, ``looks_like_id_token``, ``read_scopes``), so a sample
+token is reported exactly when the server would refuse it: an ``aud`` spelled differently
+(``https://h:443/mcp``, ``HTTPS://H/mcp``) is this server's URL. The issuer is compared
+exactly, as the verifier compares it once the zone's metadata is known.
 """
 
 from __future__ import annotations
@@ -17,8 +23,15 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+from .._protocol import AT_JWT_MEDIA_TYPE
 from .._urls import normalize_base_url
-from .._verifier import read_scopes
+from .._verifier import (
+    audience_matches,
+    audienceless_fault,
+    looks_like_id_token,
+    media_type,
+    read_scopes,
+)
 from ..errors import TokenError
 from ._locate import Locator
 from .findings import Finding
@@ -91,24 +104,20 @@ def _issuer(payload: dict[str, Any], config: ServeConfig, issuer: str) -> Iterat
 
 def _audience(payload: dict[str, Any], config: ServeConfig) -> Iterator[_Problem]:
     ours = (config.server.mcp_url, normalize_base_url(config.server.base_url))
-    accepted = (*ours, *config.zone.accepted_audiences)
     if "aud" not in payload:
-        client_id = payload.get("client_id")
-        if client_id in config.zone.tokens_without_audience:
-            return
-        yield (
-            ("zone", "tokens_without_audience"),
-            "the sample token has no aud (Amazon Cognito): it names no server; list its "
-            f"client_id {client_id!r} in zone.tokens_without_audience only if that app client "
-            "is dedicated to this server (any of its access tokens would be accepted)",
-            "error",
-        )
+        yield from _without_audience(payload, config)
         return
     aud = payload["aud"]
-    values = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
-    if any(value in accepted for value in values):
+    values = [aud] if isinstance(aud, str) else aud
+    if aud in ("", []) or not isinstance(values, list):
+        yield ("zone",), "the sample token's aud is empty or not a string or a list", "error"
         return
-    named = ", ".join(repr(v) for v in values if isinstance(v, str)) or "nothing"
+    if not all(isinstance(value, str) for value in values):
+        yield ("zone",), "the sample token's aud lists a value that is not a string", "error"
+        return
+    if audience_matches(values, (*ours, *config.zone.accepted_audiences)):
+        return
+    named = ", ".join(repr(v) for v in values)
     yield (
         ("zone", "accepted_audiences"),
         f"the sample token's aud names {named}, not {ours[0]!r}; make the zone put this "
@@ -118,28 +127,53 @@ def _audience(payload: dict[str, Any], config: ServeConfig) -> Iterator[_Problem
     )
 
 
+def _without_audience(payload: dict[str, Any], config: ServeConfig) -> Iterator[_Problem]:
+    fault = audienceless_fault(payload, config.zone.tokens_without_audience)
+    if fault == "client_id":
+        client_id = payload.get("client_id")
+        yield (
+            ("zone", "tokens_without_audience"),
+            "the sample token has no aud (Amazon Cognito): it names no server; list its "
+            f"client_id {client_id!r} in zone.tokens_without_audience only if that app client "
+            "is dedicated to this server (any of its access tokens would be accepted)",
+            "error",
+        )
+    elif fault == "token_use":
+        yield (
+            ("zone", "tokens_without_audience"),
+            "the sample token has no aud, and one without is accepted only with token_use "
+            "access (an Amazon Cognito access token): give an access token",
+            "error",
+        )
+
+
 def _type(
     header: dict[str, Any], payload: dict[str, Any], config: ServeConfig
 ) -> Iterator[_Problem]:
     typ = header.get("typ")
-    accepted = {t.lower().removeprefix("application/") for t in config.zone.accepted_token_types}
-    if typ is None and not config.zone.allow_untyped_tokens:
-        yield (
-            ("zone", "allow_untyped_tokens"),
-            "the sample token has no typ header (Okta, Cognito); set zone.allow_untyped_tokens",
-            "error",
-        )
-    elif isinstance(typ, str) and typ.lower().removeprefix("application/") not in accepted:
+    accepted = {media_type(t) for t in config.zone.accepted_token_types}
+    if "typ" not in header:
+        if not config.zone.allow_untyped_tokens:
+            yield (
+                ("zone", "allow_untyped_tokens"),
+                "the sample token has no typ header (Okta, Cognito); set zone.allow_untyped_tokens",
+                "error",
+            )
+    elif not isinstance(typ, str):
+        yield ("zone",), "the sample token's typ header is not a string", "error"
+    elif media_type(typ) not in accepted:
         yield (
             ("zone", "accepted_token_types"),
             f"the sample token's typ is {typ!r}; add it to zone.accepted_token_types",
             "error",
         )
-    markers = [name for name in ("nonce", "at_hash", "c_hash") if name in payload]
-    if payload.get("typ") == "ID" or payload.get("token_use") == "id" or markers:
+    # Only a typ other than at+jwt leaves the claims to tell an ID token (as the verifier).
+    marker = looks_like_id_token(payload)
+    if marker is not None and not (isinstance(typ, str) and media_type(typ) == AT_JWT_MEDIA_TYPE):
         yield (
             ("zone",),
-            "the sample token is an ID token, not an access token: give an access token",
+            f"the sample token is an ID token (its {marker} claim), not an access token: "
+            "give an access token",
             "error",
         )
 
