@@ -95,6 +95,7 @@ def zone(signer, k8s_jwks: Path) -> Iterator[AuthServer]:
             *map(user_client, ("cognito-alice", "cognito-other", "duende-alice")),
             *map(user_client, ("kc-other", "entra-other", "okta-other", "auth0-other")),
             *map(user_client, ("kc-id-token", "cognito-id-token")),
+            user_client("plain-alice"),  # no shape: RFC 9068, aud the resource as requested
             *map(exchanging_client, ("kc-mcp", "okta-mcp", "auth0-mcp", "duende-mcp")),
             *map(exchanging_client, ("jwt-mcp", "none-mcp")),
             exchanging_client("entra-mcp", JWT_BEARER),
@@ -474,6 +475,21 @@ def test_validate_token_names_the_settings_another_shape_needs(zone: AuthServer)
     assert zone.issuer in found["zone.accepted_issuers"]  # the discovery issuer it differs from
     assert "'api://mcp.example.com'" in found["zone.accepted_audiences"]
     assert "api://mcp.example.com/tools.read" not in found.get("tools[0].scopes", "")
+
+
+def test_validate_token_accepts_this_servers_url_however_spelled(zone: AuthServer) -> None:
+    # The verifier compares audiences in RFC 3986 canonical form; validate --token agrees.
+    env = {**EXAMPLES["keycloak"]["env"], "PUBLIC_URL": "http://127.0.0.1:8000/"}
+    for spelling in ("HTTP://127.0.0.1:8000/tools/../mcp", "http://127.0.0.1:8000"):
+        spelled = token_for(zone, "plain-alice", spelling)
+        assert claims_of(spelled)[1]["aud"] == spelling
+        code, issues = validate_with_token(zone, "keycloak", env, spelled)
+        # verified for real too: nothing on the token, only the credential probe's note
+        assert code == 0 and {issue["path"] for issue in issues} <= {"credentials"}, issues
+    other = token_for(zone, "plain-alice", "http://127.0.0.1:8001/mcp")
+    code, issues = validate_with_token(zone, "keycloak", env, other)
+    assert code == 1
+    assert "'http://127.0.0.1:8001/mcp'" in by_field(issues)["zone.accepted_audiences"]
 
 
 def test_validate_token_says_where_unread_scopes_sit(zone: AuthServer) -> None:
