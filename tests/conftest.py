@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -22,3 +23,15 @@ async def pool() -> AsyncIterator[ClientPool]:
     pool = ClientPool()
     yield pool
     await pool.aclose()
+
+
+@pytest.fixture(autouse=True)
+def _logging_restored() -> Iterator[None]:
+    """Undo what a command run in process (``configure_logging``) did to the root logger and
+    FastMCP's: its handler writes to the standard error of that moment (CliRunner's, closed
+    afterwards), which later tests would hit."""
+    root, fastmcp = logging.getLogger(), logging.getLogger("fastmcp")
+    saved = (root.handlers[:], root.level, fastmcp.handlers[:], fastmcp.propagate, fastmcp.level)
+    yield
+    root.handlers[:], root.level = saved[0], saved[1]
+    fastmcp.handlers[:], fastmcp.propagate, fastmcp.level = saved[2], saved[3], saved[4]

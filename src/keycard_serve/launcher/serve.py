@@ -144,12 +144,15 @@ async def serve(
             loop.add_signal_handler(signal.SIGHUP, hangup)
         if hangup_pending is not None and hangup_pending():
             hangup()  # a SIGHUP that came while the app was being built
+        # This process serves from here on: start-up's objects live to the end. Before
+        # started(): the full collection takes a while, and a supervisor's SIGTERM must not
+        # find a worker between "started" and uvicorn's own signal handlers for longer.
+        heap.start()
         if started is not None:
             started()
         if reload:
             tasks.add(asyncio.create_task(watch(served.reloader, tool_directories(loaded), stop)))
         restarter = asyncio.create_task(exit_for_restart())
-        heap.start()  # this process serves from here on: start-up's objects live to the end
         try:
             await uvicorn_server.serve(sockets=[sock])
         finally:
