@@ -31,6 +31,7 @@ import uuid
 from collections import Counter
 from pathlib import Path
 
+import observability
 import warm
 from _harness import NotRun
 
@@ -165,10 +166,14 @@ async def run(args: argparse.Namespace) -> None:
         args.stateless, args.log_level, args.callers = False, "warning", 16
         args.window, args.warmup, args.cold_contacts = args.seconds, 0.5, 0
         zone = warm.Zone(tmp / "zone.log")
-        if args.server != "launcher":
-            subject = warm.script_subject(args.server, args.server, sys.executable, zone, args)
-        else:
+        if args.server == "launcher":
             subject = warm.launcher_subject("keycard-serve run", zone, args)
+        elif args.server == "observed":
+            subject = observability.subject(
+                "ours", "observed", zone, args, on=True, fastmcp_spans=False
+            )
+        else:
+            subject = warm.script_subject(args.server, args.server, sys.executable, zone, args)
         server = warm.Server(subject, tmp, args)
         raw = args.raw or tmp / "profile.txt"
         try:
@@ -213,7 +218,11 @@ async def run(args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--server", choices=["plain", "jwt", "library", "launcher"], default="library"
+        "--server",
+        choices=["plain", "jwt", "library", "launcher", "observed"],
+        default="library",
+        help="observed: the launcher with metrics, audit log and SDK spans (FastMCP's own off), "
+        "as bench/observability.py's 'ours'",
     )
     parser.add_argument("--mode", choices=["warm", "cold", "first"], default="warm")
     parser.add_argument("--tool", choices=["one", "three"], default="one", help="warm mode")

@@ -20,7 +20,12 @@ from keycard_serve._algorithms import VERIFYING_ALGORITHMS
 from keycard_serve._http import ClientPool
 from keycard_serve._jwks import RemoteJWKSet
 from keycard_serve._verified_cache import VerifiedEntry, VerifiedTokenCache, token_digest
-from keycard_serve._verifier import JWTVerifier, VerifiedToken
+from keycard_serve._verifier import (
+    JWTVerifier,
+    VerifiedToken,
+    audience_matches,
+    matching_audience,
+)
 from keycard_serve.errors import JWKSError, TokenError
 from tests.support.keys import (
     InMemoryHosts,
@@ -842,3 +847,25 @@ def _spare_bit(segment: str) -> str:
 
 def _unb64(segment: str) -> bytes:
     return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
+@pytest.mark.parametrize(
+    ("token_audiences", "accepted", "expected"),
+    [
+        # The first accepted audience the token names: the MCP endpoint before the base URL.
+        (("https://h/", "https://h/mcp"), ("https://h/mcp", "https://h/"), "https://h/mcp"),
+        (("https://h/",), ("https://h/mcp", "https://h/"), "https://h/"),
+        # Other spellings of the same URL, and only URLs are canonicalised.
+        (("HTTPS://H:443/a/../mcp",), ("https://h/mcp", "https://h/"), "https://h/mcp"),
+        (("API://app",), ("api://app",), None),
+        (("https://h/mcp/",), ("https://h/mcp",), None),
+        # One value given as a string is one value, not a set of characters.
+        ("https://h/", ("https://h/", "h"), "https://h/"),
+        ("https://h/x", ("h",), None),
+    ],
+)
+def test_matching_audience_names_the_accepted_audience_the_token_is_for(
+    token_audiences: Any, accepted: tuple[str, ...], expected: str | None
+) -> None:
+    assert matching_audience(token_audiences, accepted) == expected
+    assert audience_matches(token_audiences, accepted) is (expected is not None)

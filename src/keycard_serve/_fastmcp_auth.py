@@ -53,7 +53,7 @@ from ._origin import OriginGuard, OriginPolicy
 from ._scopes import ScopeHierarchy
 from ._tracing import ATTR_ERROR_CODE, ATTR_OUTCOME, SPAN_VERIFY, span
 from ._urls import endpoint_path, path_of, resource_url, well_known_url
-from ._verifier import VerifiedToken, audience_matches
+from ._verifier import VerifiedToken, matching_audience
 from .errors import DiscoveryError, JWKSError, TokenError
 
 __all__ = ["REFUSAL_STATE_KEY", "KeycardAuth", "ProtectedResource", "TokenBackend"]
@@ -300,7 +300,7 @@ class KeycardAuth(FastMCPAuthProvider):
             # Every check (FastMCP's, the scope guard's, the listing) sees implied scopes too.
             scopes=list(binding.resource.scope_hierarchy.expand(verified.scopes)),
             expires_at=verified.expires_at,
-            resource=next((a for a in audiences if audience_matches(verified.audience, [a])), None),
+            resource=matching_audience(verified.audience, audiences),
             subject=verified.subject,
             claims=dict(verified.claims),
         )

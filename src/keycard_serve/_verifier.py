@@ -38,6 +38,7 @@ __all__ = [
     "audience_matches",
     "audienceless_fault",
     "looks_like_id_token",
+    "matching_audience",
     "media_type",
     "read_scopes",
 ]
@@ -422,10 +423,19 @@ def audience_matches(token_audiences: Sequence[str], accepted: Sequence[str]) ->
     """True when one of the token's ``aud`` values names one of ``accepted``, both compared in
     RFC 3986 section 6.2.2 canonical form (``https://h:443/mcp`` is ``https://h/mcp``; a value
     that is not a URL, such as ``api://app`` or a client id, is compared as it is)."""
-    if any(value in accepted for value in token_audiences):
-        return True  # the same string: the same canonical form, without parsing either
-    wanted = {_canonical_audience(value) for value in accepted}
-    return any(_canonical_audience(value) in wanted for value in token_audiences)
+    return matching_audience(token_audiences, accepted) is not None
+
+
+def matching_audience(token_audiences: Sequence[str], accepted: Sequence[str]) -> str | None:
+    """The first of ``accepted`` that one of the token's ``aud`` values names (compared as in
+    ``audience_matches``), or None. Same strings are found without parsing any URL."""
+    if isinstance(token_audiences, str):  # one value, never a substring search
+        token_audiences = (token_audiences,)
+    for audience in accepted:
+        if audience in token_audiences:
+            return audience
+    named = {_canonical_audience(value) for value in token_audiences}
+    return next((a for a in accepted if _canonical_audience(a) in named), None)
 
 
 def _canonical_audience(value: str) -> str:

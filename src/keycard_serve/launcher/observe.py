@@ -16,6 +16,7 @@ Scope refusals (403, and the tool error of other transports) reach ``scope_refus
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import time
@@ -43,6 +44,10 @@ __all__ = ["Observability", "RequestObserver", "ToolCallObserver"]
 _REQUEST_KEY = "keycard_serve.request"
 _REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")  # what we echo of a client's X-Request-Id
 _ACT_DEPTH = 8  # nested act claims kept (RFC 8693 section 4.1)
+# A new request id: this process's random tag and a counter (unique without a system call
+# per request; a worker or a restarted process draws a new tag).
+_PROCESS_TAG = os.urandom(6).hex()
+_SEQUENCE = itertools.count(1)
 
 
 class _Request:
@@ -216,7 +221,7 @@ def _request_id(scope: Scope) -> str:
     for name, value in scope.get("headers", ()):
         if name == b"x-request-id" and _REQUEST_ID.fullmatch(value):
             return value.decode("ascii")
-    return os.urandom(8).hex()
+    return f"{_PROCESS_TAG}-{next(_SEQUENCE):x}"
 
 
 def _caller(access: AccessToken | None) -> dict[str, Any]:
