@@ -29,8 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from _harness import ROOT
-from _warm_server import tool_module
-from warm import CLIENT, LAUNCHER_CONFIG, SCENARIOS, TOOLS, Zone
+from warm import CLIENT, SCENARIOS, TOOLS, Zone, launcher_folder
 
 __all__: list[str] = []
 
@@ -141,22 +140,6 @@ async def _measure(kind: str, settings: dict[str, Any]) -> dict[str, float]:
         }
 
 
-def _prepare(tmp: Path, issuer: str) -> Path:
-    """The launcher's folder: the tool module and the YAML file ``keycard-serve run`` reads."""
-    folder = tmp / "launcher"
-    folder.mkdir()
-    (folder / "bench_tools.py").write_text(tool_module(TOOLS, granted=True))
-    tools = "\n".join(
-        f"  - function: bench_tools:{name}\n    grants: {json.dumps(resources)}"
-        for name, resources in TOOLS.items()
-    )
-    config = LAUNCHER_CONFIG.format(
-        log_level="warning", base_url=BASE_URL, stateless="false", issuer=issuer, tools=tools
-    )
-    (folder / "bench.yaml").write_text(config)
-    return folder
-
-
 def run(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-layers-") as folder:
         tmp = Path(folder)
@@ -165,7 +148,15 @@ def run(args: argparse.Namespace) -> None:
             settings = {
                 "issuer": zone.issuer,
                 "tokens": [zone.token(user, BASE_URL) for user in ("alice", "bob")],
-                "folder": str(_prepare(tmp, zone.issuer)),
+                "folder": str(
+                    launcher_folder(
+                        tmp / "launcher",
+                        base_url=BASE_URL,
+                        issuer=zone.issuer,
+                        log_level="warning",
+                        stateless=False,
+                    ).parent
+                ),
                 "calls": args.calls,
             }
             results: dict[str, list[dict[str, float]]] = {"library": [], "launcher": []}

@@ -29,8 +29,7 @@ import tempfile
 from pathlib import Path
 
 from _harness import ROOT, NotRun
-from _warm_server import tool_module
-from warm import CLIENT, LAUNCHER_CONFIG, SCENARIOS, TOOLS, Server, Subject, Zone, drive
+from warm import CLIENT, SCENARIOS, Server, Subject, Zone, drive, launcher_folder
 
 OBSERVABILITY = """\
 observability:
@@ -50,23 +49,15 @@ def subject(
 ) -> Subject:
     def argv(port: int, base_url: str, tmp: Path) -> list[str]:
         folder = tmp / f"{key}-{port}"
-        folder.mkdir()
-        (folder / "bench_tools.py").write_text(tool_module(TOOLS, granted=True))
-        tools = "\n".join(
-            f"  - function: bench_tools:{name}\n    grants: {json.dumps(resources)}"
-            for name, resources in TOOLS.items()
-        )
-        config = LAUNCHER_CONFIG.format(
-            log_level=args.log_level,
+        audit = json.dumps(str(folder / "audit.jsonl"))
+        path = launcher_folder(
+            folder,
             base_url=base_url,
-            stateless="false",
             issuer=zone.issuer,
-            tools=tools,
+            log_level=args.log_level,
+            stateless=False,
+            extra=OBSERVABILITY.format(audit=audit) if on else "",
         )
-        if on:
-            config += OBSERVABILITY.format(audit=json.dumps(str(folder / "audit.jsonl")))
-        path = folder / "bench.yaml"
-        path.write_text(config)
         if on:
             return [sys.executable, str(ROOT / "bench" / "_observed_server.py"), str(path)]
         return [sys.executable, "-m", "keycard_serve", "run", str(path)]

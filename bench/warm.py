@@ -191,24 +191,39 @@ tools:
 """
 
 
+def launcher_folder(
+    folder: Path, *, base_url: str, issuer: str, log_level: str, stateless: bool, extra: str = ""
+) -> Path:
+    """Make ``folder`` with the tool module and the YAML file ``keycard-serve run`` serves
+    (``extra`` appended: another section); returns the file's path."""
+    folder.mkdir()
+    (folder / "bench_tools.py").write_text(tool_module(TOOLS, granted=True))
+    tools = "\n".join(
+        f"  - function: bench_tools:{name}\n    grants: {json.dumps(resources)}"
+        for name, resources in TOOLS.items()
+    )
+    config = folder / "bench.yaml"
+    config.write_text(
+        LAUNCHER_CONFIG.format(
+            log_level=log_level,
+            base_url=base_url,
+            stateless=str(stateless).lower(),
+            issuer=issuer,
+            tools=tools,
+        )
+        + extra
+    )
+    return config
+
+
 def launcher_subject(label: str, zone: Zone, args: argparse.Namespace) -> Subject:
     def argv(port: int, base_url: str, tmp: Path) -> list[str]:
-        folder = tmp / f"launcher-{port}"
-        folder.mkdir()
-        (folder / "bench_tools.py").write_text(tool_module(TOOLS, granted=True))
-        tools = "\n".join(
-            f"  - function: bench_tools:{name}\n    grants: {json.dumps(resources)}"
-            for name, resources in TOOLS.items()
-        )
-        config = folder / "bench.yaml"
-        config.write_text(
-            LAUNCHER_CONFIG.format(
-                log_level=args.log_level,
-                base_url=base_url,
-                stateless=str(args.stateless).lower(),
-                issuer=zone.issuer,
-                tools=tools,
-            )
+        config = launcher_folder(
+            tmp / f"launcher-{port}",
+            base_url=base_url,
+            issuer=zone.issuer,
+            log_level=args.log_level,
+            stateless=args.stateless,
         )
         return [sys.executable, "-m", "keycard_serve", "run", str(config)]
 
