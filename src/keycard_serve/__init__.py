@@ -31,7 +31,8 @@ Map of the package (one concept per module; data flows config -> provider -> ada
     _http              one pooled httpx client per loop, byte caps, deadlines
     _protocol, _algorithms, _singleflight, _signature, _sockets   shared identifiers, the JWS
                        table, one-flight calls, Context parameters, listening sockets
-    launcher/          assemble the app of a config (assemble), serve it (serve, workers),
+    launcher/          assemble the app of a config (assemble), serve it (serve, workers,
+                       _heap: start-up objects frozen out of the garbage collector's way),
                        reload it (reload, watch), observe it (observe, logs), /healthz /readyz
     devzone/           an embedded authorization server for `keycard-serve dev`
     doctor/            replays real clients' discovery against a running server
