@@ -625,6 +625,8 @@ async def run(args: argparse.Namespace) -> None:
             originals = "keycardai-mcp-fastmcp 0.9.0: not run"
             results: dict[str, dict[str, list[Window]] | str] = {}
             try:
+                if args.only and "original" not in args.only:
+                    raise NotRun("not selected (--only)")
                 python = ensure_original_venv(args.venv)
                 originals = f"0.9.0 venv: {resolved_versions(python)}"
                 subjects.append(

@@ -864,7 +864,7 @@ def _unb64(segment: str) -> bytes:
         ("https://h/x", ("h",), None),
     ],
 )
-def test_matching_audience_names_the_accepted_audience_the_token_is_for(
+async def test_matching_audience_names_the_accepted_audience_the_token_is_for(
     token_audiences: Any, accepted: tuple[str, ...], expected: str | None
 ) -> None:
     assert matching_audience(token_audiences, accepted) == expected
